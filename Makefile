@@ -1,0 +1,30 @@
+# Two commands on a fresh machine with Python 3.11+: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: install demo test ui lint sample
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install  ## daily_sync of the latest sample drop against the local sandbox, then a summary
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/python -m pipelines.demo
+
+test: install  ## the whole test suite (what CI runs)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+ui: install  ## the Dagster UI with the sandbox running, schedules and sensors on
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/python -m pipelines.demo --ui
+
+sample: install  ## regenerate the sample ERP exports (deterministic)
+	$(BIN)/python -m pipelines.core.erp.sample

@@ -1,0 +1,1 @@
+"""Pure core: ERP parsing, payload building, HTTP clients, cadence rules. No Dagster import here."""

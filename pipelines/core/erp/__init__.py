@@ -1,0 +1,1 @@
+"""Reading ERP export drops into clean, typed frames plus a rejects list."""

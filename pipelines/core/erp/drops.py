@@ -1,0 +1,83 @@
+"""Where exports are in ERP_EXPORT_DIR: one folder per business day, plus history/.
+
+A daily drop is complete only when its `_SUCCESS` marker exists: the ERP writes it last, so a
+folder without it may still be being written and is never read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.core.erp.contract import FileKind
+from pipelines.core.erp.reader import SUFFIXES
+
+SUCCESS_MARKER = "_SUCCESS"
+HISTORY_DIR = "history"
+
+
+class DropNotReadyError(FileNotFoundError):
+    """The drop a run needs is missing or incomplete."""
+
+
+@dataclass(frozen=True)
+class Drop:
+    day: dt.date
+    path: Path
+
+    @property
+    def complete(self) -> bool:
+        return (self.path / SUCCESS_MARKER).is_file()
+
+
+def list_drops(export_dir: Path) -> list[Drop]:
+    """Every dated folder, complete or not, oldest first; other folder names are ignored."""
+    drops = []
+    if not export_dir.is_dir():
+        return drops
+    for child in export_dir.iterdir():
+        if not child.is_dir():
+            continue
+        try:
+            day = dt.date.fromisoformat(child.name)
+        except ValueError:
+            continue
+        drops.append(Drop(day, child))
+    return sorted(drops, key=lambda d: d.day)
+
+
+def complete_drops(export_dir: Path) -> list[Drop]:
+    return [d for d in list_drops(export_dir) if d.complete]
+
+
+def kind_files(folder: Path, kind: FileKind) -> list[Path]:
+    """Files of one kind in a folder: `<kind>*.csv|.csv.gz|.xlsx`, in name order."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file()
+        and p.name.lower().startswith(kind.value)
+        and p.name.lower().endswith(SUFFIXES)
+    )
+
+
+def require_drop(export_dir: Path, day: dt.date) -> Drop:
+    drop = Drop(day, export_dir / day.isoformat())
+    if not drop.path.is_dir():
+        raise DropNotReadyError(
+            f"no ERP drop for {day}: folder {drop.path} does not exist (ERP_EXPORT_DIR="
+            f"{export_dir})"
+        )
+    if not drop.complete:
+        raise DropNotReadyError(
+            f"the ERP drop {drop.path} has no {SUCCESS_MARKER} marker: it is incomplete or still "
+            f"being written, so it is not read"
+        )
+    return drop
+
+
+def history_files(export_dir: Path, kind: FileKind = FileKind.DEMAND) -> list[Path]:
+    return kind_files(export_dir / HISTORY_DIR, kind)

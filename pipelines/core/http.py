@@ -1,0 +1,233 @@
+"""What the three vendor clients share: retries that honour Retry-After, error types that carry
+the vendor's message (never a credential), and a per-request record for the UI's metadata."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+import stamina
+
+# Status codes worth trying again later; everything else 4xx fails at once.
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class VendorError(Exception):
+    """A vendor call that did not succeed. The message names the endpoint, status and the
+    vendor's own explanation; it is built from those fields only, so it never holds a secret."""
+
+    def __init__(
+        self,
+        vendor: str,
+        method: str,
+        endpoint: str,
+        status: int | None,
+        detail: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.vendor = vendor
+        self.method = method
+        self.endpoint = endpoint
+        self.status = status
+        self.detail = detail
+        self.retry_after = retry_after
+        where = f"{vendor} {method} {endpoint}"
+        what = f"HTTP {status}" if status is not None else "no answer"
+        super().__init__(f"{where} failed: {what}" + (f": {detail}" if detail else ""))
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in RETRYABLE_STATUSES
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounds on retrying one request: attempts, and the total time spent including waits."""
+
+    attempts: int = 6
+    total_timeout_s: float = 600.0
+    wait_initial_s: float = 1.0
+    wait_max_s: float = 60.0
+    # A Retry-After above this is not waited for: the call fails and says so.
+    max_retry_after_s: float = 300.0
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    endpoint: str
+    status: int | None
+    bytes_sent: int
+    seconds: float
+    attempt: int
+
+
+@dataclass
+class CallStats:
+    """Everything a load asset reports about its traffic."""
+
+    requests: list[RequestRecord] = field(default_factory=list)
+    waited_s: float = 0.0
+
+    @property
+    def retries(self) -> int:
+        return sum(1 for r in self.requests if r.attempt > 1)
+
+    @property
+    def bytes_sent(self) -> int:
+        return sum(r.bytes_sent for r in self.requests)
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.requests:
+            key = str(r.status) if r.status is not None else "no answer"
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta or HTTP date). 0, negative or garbage is
+    "no hint" rather than "retry at once", so a broken header cannot cause a hot loop."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if _looks_like_date(value) else None
+        if parsed is None:
+            return None
+        seconds = parsed.timestamp() - time.time()
+    return seconds if seconds > 0 else None
+
+
+def _looks_like_date(value: str) -> bool:
+    try:
+        return email.utils.parsedate_to_datetime(value) is not None
+    except (TypeError, ValueError):
+        return False
+
+
+DetailParser = Callable[[httpx.Response], str | None]
+
+
+def _no_detail(response: httpx.Response) -> str | None:
+    return None
+
+
+class VendorTransport:
+    """One httpx.Client plus the retry loop. Vendor clients call `request` and get a successful
+    response or a VendorError; they never see a transient fault that a retry fixed."""
+
+    def __init__(
+        self,
+        vendor: str,
+        client: httpx.Client,
+        retry: RetryPolicy | None = None,
+        detail_parser: DetailParser = _no_detail,
+        retry_after_parser: Callable[[httpx.Response], float | None] | None = None,
+    ) -> None:
+        self.vendor = vendor
+        self.client = client
+        self.retry = retry or RetryPolicy()
+        self.detail_parser = detail_parser
+        self.retry_after_parser = retry_after_parser or (
+            lambda r: parse_retry_after(r.headers.get("Retry-After"))
+        )
+        self.stats = CallStats()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _backoff(self, exc: Exception) -> bool | float:
+        if not isinstance(exc, VendorError) or not exc.retryable:
+            return False
+        if exc.retry_after is not None:
+            return exc.retry_after
+        return True
+
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, str] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        retry: bool = True,
+    ) -> httpx.Response:
+        """Send one request, retrying transient faults. `endpoint` is a path relative to the
+        client's base URL; it is also the name used in errors and metadata."""
+        policy = self.retry
+        started = time.monotonic()
+        busy = 0.0
+        attempt_no = 0
+        for attempt in stamina.retry_context(
+            on=self._backoff,
+            attempts=policy.attempts if retry else 1,
+            timeout=policy.total_timeout_s,
+            wait_initial=policy.wait_initial_s,
+            wait_max=policy.wait_max_s,
+        ):
+            with attempt:
+                attempt_no += 1
+                t0 = time.monotonic()
+                try:
+                    self._send(method, endpoint, params, content, headers, attempt_no)
+                finally:
+                    busy += time.monotonic() - t0
+        self.stats.waited_s += max(0.0, time.monotonic() - started - busy)
+        return self._last_response
+
+    def _send(
+        self,
+        method: str,
+        endpoint: str,
+        params: dict[str, str] | None,
+        content: bytes | None,
+        headers: dict[str, str] | None,
+        attempt_no: int,
+    ) -> None:
+        t0 = time.monotonic()
+        size = len(content) if content else 0
+        try:
+            response = self.client.request(
+                method, endpoint, params=params, content=content, headers=headers
+            )
+        except httpx.TransportError as exc:
+            self.stats.requests.append(
+                RequestRecord(method, endpoint, None, size, time.monotonic() - t0, attempt_no)
+            )
+            kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+            raise VendorError(self.vendor, method, endpoint, None, kind) from None
+        self.stats.requests.append(
+            RequestRecord(
+                method, endpoint, response.status_code, size, time.monotonic() - t0, attempt_no
+            )
+        )
+        if response.is_success:
+            self._last_response = response
+            return
+        retry_after = None
+        if response.status_code in RETRYABLE_STATUSES:
+            retry_after = self.retry_after_parser(response)
+            if retry_after is not None and retry_after > self.retry.max_retry_after_s:
+                raise VendorError(
+                    self.vendor,
+                    method,
+                    endpoint,
+                    response.status_code,
+                    f"asked to wait {retry_after:.0f}s, more than the "
+                    f"{self.retry.max_retry_after_s:.0f}s this client waits",
+                )
+        raise VendorError(
+            self.vendor,
+            method,
+            endpoint,
+            response.status_code,
+            self.detail_parser(response),
+            retry_after=retry_after,
+        )

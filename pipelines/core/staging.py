@@ -1,0 +1,80 @@
+"""Clean frames and rejects on disk, one file per business day.
+
+Assets write here instead of returning frames through an IO manager: a range run (a year of
+demand in one backfill run) writes every day's file, and any later step, in any process, reads
+exactly the days it needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.core.erp.contract import REJECT_COLUMNS
+
+
+class StagingMissingError(FileNotFoundError):
+    pass
+
+
+class StagingStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def day_path(self, dataset: str, day: dt.date) -> Path:
+        return self.root / "staging" / dataset / f"{day.isoformat()}.parquet"
+
+    def write_day(self, dataset: str, day: dt.date, frame: pd.DataFrame) -> Path:
+        path = self.day_path(dataset, day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(path)  # readers never see half a file
+        return path
+
+    def write_days(
+        self,
+        dataset: str,
+        start: dt.date,
+        end: dt.date,
+        frame: pd.DataFrame,
+        date_column: str = "date",
+    ) -> list[Path]:
+        """Split a frame by day and write every day of start..end, empty days included."""
+        days = frame[date_column].dt.date
+        paths = []
+        day = start
+        while day <= end:
+            paths.append(self.write_day(dataset, day, frame[days == day]))
+            day += dt.timedelta(days=1)
+        return paths
+
+    def read_day(self, dataset: str, day: dt.date) -> pd.DataFrame:
+        path = self.day_path(dataset, day)
+        if not path.exists():
+            raise StagingMissingError(
+                f"no staged {dataset} for {day} at {path}: materialize the upstream extract "
+                f"for that day first"
+            )
+        return pd.read_parquet(path)
+
+    def read_days(self, dataset: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+        frames = []
+        day = start
+        while day <= end:
+            frames.append(self.read_day(dataset, day))
+            day += dt.timedelta(days=1)
+        return pd.concat(frames, ignore_index=True)
+
+    def rejects_path(self, asset: str, label: str) -> Path:
+        return self.root / "rejects" / asset / f"{label}.csv"
+
+    def write_rejects(self, asset: str, label: str, rejects: pd.DataFrame) -> Path:
+        """Always writes the file (header only when nothing was refused), so its absence never
+        has to be interpreted."""
+        path = self.rejects_path(asset, label)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rejects.reindex(columns=REJECT_COLUMNS).to_csv(path, index=False)
+        return path

@@ -1,0 +1,34 @@
+"""Deployment settings read once, when the code location loads.
+
+Only this module reads the environment for non-secret settings; secrets are `dg.EnvVar`s on the
+resources so the UI never shows them. Relative defaults resolve against the project folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _path(var: str, default: str) -> str:
+    value = os.environ.get(var) or default
+    path = Path(value)
+    return str(path if path.is_absolute() else PROJECT_ROOT / path)
+
+
+ERP_EXPORT_DIR = _path("ERP_EXPORT_DIR", "sample_data/erp_exports")
+ERP_MAPPING_FILE = _path("ERP_MAPPING_FILE", "config/erp_mappings/canonical.toml")
+LOCATIONS_FILE = _path("LOCATIONS_FILE", "config/locations.toml")
+DATA_DIR = _path("ERP_SYNC_DATA_DIR", ".erp_sync")
+TIMEZONE = os.environ.get("SYNC_TIMEZONE", "UTC")
+# First business day a partition exists for; history before it cannot be backfilled.
+PARTITIONS_START = dt.date.fromisoformat(os.environ.get("SYNC_PARTITIONS_START", "2025-01-01"))
+MAX_REJECT_SHARE = float(os.environ.get("MAX_REJECT_SHARE", "0.05"))
+OWNERS = [
+    o.strip()
+    for o in os.environ.get("ASSET_OWNERS", "team:data-engineering").split(",")
+    if o.strip()
+]
