@@ -27,8 +27,10 @@ class VendorError(Exception):
         status: int | None,
         detail: str | None = None,
         retry_after: float | None = None,
+        give_up: bool = False,
     ) -> None:
         self.vendor = vendor
+        self.give_up = give_up  # e.g. asked to wait longer than we wait: do not retry
         self.method = method
         self.endpoint = endpoint
         self.status = status
@@ -40,6 +42,8 @@ class VendorError(Exception):
 
     @property
     def retryable(self) -> bool:
+        if self.give_up:
+            return False
         return self.status is None or self.status in RETRYABLE_STATUSES
 
 
@@ -165,22 +169,26 @@ class VendorTransport:
         started = time.monotonic()
         busy = 0.0
         attempt_no = 0
-        for attempt in stamina.retry_context(
-            on=self._backoff,
-            attempts=policy.attempts if retry else 1,
-            timeout=policy.total_timeout_s,
-            wait_initial=policy.wait_initial_s,
-            wait_max=policy.wait_max_s,
-        ):
-            with attempt:
-                attempt_no += 1
-                t0 = time.monotonic()
-                try:
-                    self._send(method, endpoint, params, content, headers, attempt_no)
-                finally:
-                    busy += time.monotonic() - t0
-        self.stats.waited_s += max(0.0, time.monotonic() - started - busy)
-        return self._last_response
+        try:
+            for attempt in stamina.retry_context(
+                on=self._backoff,
+                attempts=policy.attempts if retry else 1,
+                timeout=policy.total_timeout_s,
+                wait_initial=policy.wait_initial_s,
+                wait_max=policy.wait_max_s,
+            ):
+                with attempt:
+                    attempt_no += 1
+                    t0 = time.monotonic()
+                    try:
+                        response = self._send(
+                            method, endpoint, params, content, headers, attempt_no
+                        )
+                    finally:
+                        busy += time.monotonic() - t0
+        finally:  # waits of a call that finally failed count too
+            self.stats.waited_s += max(0.0, time.monotonic() - started - busy)
+        return response
 
     def _send(
         self,
@@ -190,7 +198,7 @@ class VendorTransport:
         content: bytes | None,
         headers: dict[str, str] | None,
         attempt_no: int,
-    ) -> None:
+    ) -> httpx.Response:
         t0 = time.monotonic()
         size = len(content) if content else 0
         try:
@@ -209,8 +217,7 @@ class VendorTransport:
             )
         )
         if response.is_success:
-            self._last_response = response
-            return
+            return response
         retry_after = None
         if response.status_code in RETRYABLE_STATUSES:
             retry_after = self.retry_after_parser(response)
@@ -222,6 +229,7 @@ class VendorTransport:
                     response.status_code,
                     f"asked to wait {retry_after:.0f}s, more than the "
                     f"{self.retry.max_retry_after_s:.0f}s this client waits",
+                    give_up=True,
                 )
         raise VendorError(
             self.vendor,

@@ -1,0 +1,1 @@
+"""The vendors' cadence rules and the ledger that enforces them across runs and processes."""

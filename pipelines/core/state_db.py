@@ -1,0 +1,47 @@
+"""The database that holds our own state (cadence ledger, Pixee synced hashes).
+
+It is the Dagster instance's database, so the state follows the instance: a SQLite file next to
+the instance's own on the embedded default, the same PostgreSQL database on a deployment where
+runs execute in other processes or containers.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine whose transactions serialise writers: SQLite takes its write lock at BEGIN
+    (BEGIN IMMEDIATE), so a read-then-claim cannot interleave with another process's."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _no_implicit_transactions(dbapi_connection, _record):  # noqa: ANN001
+            dbapi_connection.isolation_level = None
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin_immediate(connection):  # noqa: ANN001
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    else:
+        engine = sa.create_engine(postgres_driver_url(url), pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+def postgres_driver_url(url: str) -> str:
+    """Dagster's Postgres storage uses psycopg2; SQLAlchemy 2.1 would pick psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
+def lock_key(conn: sa.Connection, name: str) -> None:
+    """Serialise transactions on one name across processes (PostgreSQL advisory lock; SQLite is
+    already serialised by BEGIN IMMEDIATE)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
