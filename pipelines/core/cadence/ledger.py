@@ -346,3 +346,9 @@ def _aware(ts: dt.datetime | None) -> dt.datetime | None:
     if ts is None or ts.tzinfo is not None:
         return ts
     return ts.replace(tzinfo=dt.UTC)
+
+
+def synced_days(ledger: CadenceLedger, endpoints: tuple[str, ...]) -> set[dt.date]:
+    """Business days done on every one of `endpoints`."""
+    days = [ledger.done_days(e) for e in endpoints]
+    return set.intersection(*days) if days else set()
