@@ -2,12 +2,25 @@
 
 import dagster as dg
 
+from pipelines.defs import settings
+from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp import assets as erp_assets
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.jobs import daily_sync
+from pipelines.defs.paqtana import assets as paqtana_assets
+from pipelines.defs.paqtana.resources import PaqtanaResource
+from pipelines.defs.sync_mode import SyncModeResource
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([erp_assets]),
+    assets=dg.load_assets_from_modules([erp_assets, paqtana_assets]),
     jobs=[daily_sync],
-    resources={"erp": ErpExportsResource()},
+    resources={
+        "erp": ErpExportsResource(),
+        "cadence": CadenceGuardResource(),
+        "sync_mode": SyncModeResource(),
+        "paqtana": PaqtanaResource(
+            token=settings.env_var_if_set("PAQTANA_TOKEN"),
+            org=settings.env_var_if_set("PAQTANA_ORG"),
+        ),
+    },
 )

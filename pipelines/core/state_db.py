@@ -45,3 +45,34 @@ def lock_key(conn: sa.Connection, name: str) -> None:
     already serialised by BEGIN IMMEDIATE)."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+
+cursors = sa.Table(
+    "erp_sync_cursors",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+
+def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], key: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE on SQLite and PostgreSQL alike."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table)
+    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in key}
+    conn.execute(statement.on_conflict_do_update(index_elements=key, set_=updates), rows)
+
+
+def get_cursor(engine: sa.Engine, name: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(cursors.c.value).where(cursors.c.name == name)).scalar()
+
+
+def set_cursor(engine: sa.Engine, name: str, value: str) -> None:
+    with engine.begin() as conn:
+        upsert(conn, cursors, [{"name": name, "value": value}], ["name"])

@@ -32,3 +32,20 @@ OWNERS = [
     for o in os.environ.get("ASSET_OWNERS", "team:data-engineering").split(",")
     if o.strip()
 ]
+
+# live: call the vendors; dry-run: write every request to the outbox instead (no credentials).
+SYNC_MODE = os.environ.get("SYNC_MODE", "live").strip().lower()
+OUTBOX_DIR = _path("SYNC_OUTBOX_DIR", ".erp_sync/outbox")
+PAQTANA_BASE_URL = os.environ.get("PAQTANA_BASE_URL", "https://api.paqtana.com")
+PIXEE_BASE_URL = os.environ.get("PIXEE_BASE_URL", "https://api.pixeepim.com/api/v1/ext")
+PXM_BASE_URL = os.environ.get("PXM_BASE_URL", "https://entapi.amplifi.io")
+PXM_MAPPING_FILE = _path("PXM_MAPPING_FILE", "config/pxm_enrichment.toml")
+PIXEE_FULL_RESYNC = os.environ.get("PIXEE_FULL_RESYNC", "").lower() in ("1", "true", "yes")
+
+
+def env_var_if_set(name: str):  # noqa: ANN201 - returns dg.EnvVar | None
+    """A secret as `dg.EnvVar` (so the UI never shows it) when set; None when not, so a vendor
+    that is not configured skips cleanly instead of failing resource set-up."""
+    import dagster as dg
+
+    return dg.EnvVar(name) if os.environ.get(name) else None

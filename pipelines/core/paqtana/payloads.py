@@ -123,6 +123,10 @@ class WorkspaceMapping:
     def workspace_for(self, location: str) -> str | None:
         return self.by_location.get(location, self.default)
 
+    def known_locations(self) -> frozenset[str] | None:
+        """Locations a row may carry; None when the default makes every location sendable."""
+        return None if self.default else frozenset(self.by_location)
+
 
 @dataclass(frozen=True)
 class OrgWorkspaces:

@@ -7,7 +7,8 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.core.erp.mapping import ErpMapping, load_mapping
-from pipelines.core.locations import LocationMap, load_locations
+from pipelines.core.locations import load_locations
+from pipelines.core.paqtana.payloads import WorkspaceMapping
 from pipelines.core.staging import StagingStore
 from pipelines.defs import settings
 
@@ -28,7 +29,7 @@ class ErpExportsResource(dg.ConfigurableResource):
     def mapping(self) -> ErpMapping:
         return load_mapping(self.mapping_file)
 
-    def locations(self) -> LocationMap:
+    def locations(self) -> WorkspaceMapping:
         return load_locations(self.locations_file)
 
     def staging(self) -> StagingStore:
