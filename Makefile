@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo test ui lint sample
+.PHONY: install demo test ui sample
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,17 +14,20 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-demo: install  ## daily_sync of the latest sample drop against the local sandbox, then a summary
-	mkdir -p $(DAGSTER_HOME)
+demo: install $(DAGSTER_HOME)/dagster.yaml  ## daily_sync of the latest sample drop against the local sandbox, then a summary
 	$(BIN)/python -m pipelines.demo
 
 test: install  ## the whole test suite (what CI runs)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-ui: install  ## the Dagster UI with the sandbox running, schedules and sensors on
-	mkdir -p $(DAGSTER_HOME)
+ui: install $(DAGSTER_HOME)/dagster.yaml  ## the Dagster UI with the sandbox running, schedules and sensors on
 	$(BIN)/python -m pipelines.demo --ui
 
 sample: install  ## regenerate the sample ERP exports (deterministic)
 	$(BIN)/python -m pipelines.core.erp.sample
+	$(BIN)/python -m pipelines.core.pxm.sample
+
+$(DAGSTER_HOME)/dagster.yaml:
+	mkdir -p $(DAGSTER_HOME)
+	printf 'telemetry:\n  enabled: false\n' > $@

@@ -9,10 +9,14 @@ from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.jobs import daily_sync
 from pipelines.defs.paqtana import assets as paqtana_assets
 from pipelines.defs.paqtana.resources import PaqtanaResource
+from pipelines.defs.pixee import assets as pixee_assets
+from pipelines.defs.pixee.resources import PixeeResource
+from pipelines.defs.pxm import assets as pxm_assets
+from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.sync_mode import SyncModeResource
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([erp_assets, paqtana_assets]),
+    assets=dg.load_assets_from_modules([erp_assets, paqtana_assets, pxm_assets, pixee_assets]),
     jobs=[daily_sync],
     resources={
         "erp": ErpExportsResource(),
@@ -21,6 +25,11 @@ defs = dg.Definitions(
         "paqtana": PaqtanaResource(
             token=settings.env_var_if_set("PAQTANA_TOKEN"),
             org=settings.env_var_if_set("PAQTANA_ORG"),
+        ),
+        "pixee": PixeeResource(api_key=settings.env_var_if_set("PIXEE_API_KEY")),
+        "pxm": PxmResource(
+            client_id=settings.env_var_if_set("PXM_CLIENT_ID"),
+            client_secret=settings.env_var_if_set("PXM_CLIENT_SECRET"),
         ),
     },
 )

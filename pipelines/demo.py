@@ -1,5 +1,10 @@
-"""The README's main command: run daily_sync for the latest complete sample drop and print what
-happened. `--ui` instead opens `dagster dev` on 127.0.0.1."""
+"""The README's main command: start the local API sandbox, run `daily_sync` for the latest
+complete sample drop against it, print what was sent, refused and decided, and stop the sandbox.
+`--ui` instead opens `dagster dev` on 127.0.0.1 with the sandbox running beside it.
+
+Settings are read from the environment when the code location loads, so the sandbox's
+addresses and demo credentials are put in the environment before anything imports it.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +14,39 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The sandbox's own demo credentials: not secrets, they open nothing but the local sandbox.
+SANDBOX_CREDENTIALS = {
+    "PAQTANA_TOKEN": "sandbox-paqtana-token",
+    "PAQTANA_ORG": "demo-org",
+    "PIXEE_API_KEY": "pm_test_sandbox",
+    "PXM_CLIENT_ID": "sandbox-pxm-client",
+    "PXM_CLIENT_SECRET": "sandbox-pxm-secret",
+}
 
-from pipelines.core.erp.drops import complete_drops
-from pipelines.defs import settings
+
+def sandbox_environment(sandbox) -> dict[str, str]:  # noqa: ANN001
+    return {
+        "PAQTANA_BASE_URL": sandbox.paqtana_url,
+        "PIXEE_BASE_URL": sandbox.pixee_url,
+        "PXM_BASE_URL": sandbox.pxm_url,
+        **SANDBOX_CREDENTIALS,
+    }
 
 
 def latest_complete_day() -> str:
+    from pipelines.core.erp.drops import complete_drops
+    from pipelines.defs import settings
+
     drops = complete_drops(Path(settings.ERP_EXPORT_DIR))
     if not drops:
         sys.exit(f"no complete ERP drop (with _SUCCESS) in {settings.ERP_EXPORT_DIR}")
     return drops[-1].day.isoformat()
 
 
-def run_daily_sync(day: str) -> dg.ExecuteInProcessResult:
+def run_daily_sync(day: str):  # noqa: ANN201 - dg.ExecuteInProcessResult
+    import dagster as dg
+
     from pipelines.definitions import defs
 
     with dg.DagsterInstance.get() as instance:
@@ -30,19 +54,34 @@ def run_daily_sync(day: str) -> dg.ExecuteInProcessResult:
         return job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False)
 
 
-def summarize(result: dg.ExecuteInProcessResult) -> str:
-    lines = [f"daily_sync {'succeeded' if result.success else 'FAILED'} (run {result.run_id})"]
+def summarize(result, sandbox) -> str:  # noqa: ANN001
+    lines = [f"daily_sync {'succeeded' if result.success else 'FAILED'} (run {result.run_id})", ""]
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
         meta = {k: v.value for k, v in mat.metadata.items()}
-        lines.append(
-            f"  {mat.asset_key.to_user_string():<28} rows={meta.get('dagster/row_count', '-')!s:<8}"
-            f" rejected={meta.get('rows_rejected', '-')!s:<5} "
-            f"rejects file: {meta.get('rejects_file', '-')}"
-        )
+        name = mat.asset_key.to_user_string()
+        parts = [f"rows={meta['dagster/row_count']}"] if "dagster/row_count" in meta else []
+        for key in ("rows_rejected", "failed", "requests_sent", "to_send", "chunks"):
+            if key in meta:
+                parts.append(f"{key}={meta[key]}")
+        lines.append(f"  {name:<26} {' '.join(parts)}")
+        if "cadence" in meta:
+            lines.append(f"  {'':<26} cadence: {meta['cadence']}")
+        if meta.get("rows_rejected") or meta.get("failed"):
+            lines.append(f"  {'':<26} rejects: {meta.get('rejects_file')}")
     for event in result.all_events:
         if event.is_step_failure:
-            lines.append(f"  FAILED step {event.step_key}: {event.step_failure_data.error.message}")
+            lines.append(f"  FAILED {event.step_key}: {event.step_failure_data.error.message}")
+    posts = sandbox.demand_posts()
+    lines += [
+        "",
+        "the sandbox received:",
+        f"  Paqtana master inventory rows: {len(sandbox.master_inventory())}",
+        f"  Paqtana demand values: {len(sandbox.historical_demand())} in {len(posts)} POST(s), "
+        f"auto_calculate on: {[i + 1 for i, p in enumerate(posts) if p['auto_calculate']]}",
+        f"  Pixee products: {len(sandbox.pixee_products())}",
+        f"  PXM reads: {len(sandbox.pxm_reads())}",
+    ]
     return "\n".join(lines)
 
 
@@ -53,25 +92,34 @@ def main() -> None:
     args = parser.parse_args()
     if "DAGSTER_HOME" not in os.environ:
         sys.exit("set DAGSTER_HOME (the Makefile does): the cadence ledger lives in the instance")
-    if args.ui:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dagster",
-                "dev",
-                "-w",
-                str(settings.PROJECT_ROOT / "workspace.yaml"),
-                "-h",
-                "127.0.0.1",
-            ],
-            check=False,
-        )
-        return
-    day = args.day or latest_complete_day()
-    print(f"syncing business day {day} from {settings.ERP_EXPORT_DIR}")
-    result = run_daily_sync(day)
-    print(summarize(result))
+    from pipelines.sandbox import PxmCatalog, SandboxConfig, run_sandbox
+
+    data_dir = PROJECT_ROOT / ".erp_sync"
+    data_dir.mkdir(exist_ok=True)
+    config = SandboxConfig(storage=str(data_dir / "sandbox.db"))
+    config.pxm.catalog = PxmCatalog.from_json_file(PROJECT_ROOT / "sample_data/pxm_catalog.json")
+    with run_sandbox(config) as sandbox:
+        os.environ.update(sandbox_environment(sandbox))
+        print(f"API sandbox on {sandbox.url} (state in {config.storage})")
+        if args.ui:
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "dagster",
+                    "dev",
+                    "-w",
+                    str(PROJECT_ROOT / "workspace.yaml"),
+                    "-h",
+                    "127.0.0.1",
+                ],
+                check=False,
+            )
+            return
+        day = args.day or latest_complete_day()
+        print(f"syncing business day {day}")
+        result = run_daily_sync(day)
+        print(summarize(result, sandbox))
     sys.exit(0 if result.success else 1)
 
 

@@ -152,6 +152,11 @@ class CadenceLedger:
             sync_id = self._insert(conn, req, now, Outcome.IN_PROGRESS, reason, lease=True)
             return Decision(True, reason, sync_id, accepted)
 
+    def record_noop(self, req: SyncRequest, reason: str) -> None:
+        """Nothing to send (e.g. an unchanged catalog): the day counts as synced, no call made."""
+        with self.engine.begin() as conn:
+            self._insert(conn, req, self._now(), Outcome.SKIPPED_IDENTICAL, reason, lease=False)
+
     def _allowed_reason(self, req: SyncRequest, accepted: set[str]) -> str:
         if req.kind is SyncKind.FORCED:
             reason = f"forced: {req.force_reason}"

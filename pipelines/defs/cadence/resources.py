@@ -78,6 +78,33 @@ class CadenceGuardResource(dg.ConfigurableResource):
             return SyncKind.SENSOR
         return SyncKind.MANUAL
 
+    def _request(
+        self,
+        context: dg.AssetExecutionContext,
+        endpoint: str,
+        operation: Operation,
+        payload_hash: str | None,
+        backfill_allowed: bool,
+    ) -> SyncRequest:
+        first, last = partition_days(context)
+        return SyncRequest(
+            endpoint=endpoint,
+            operation=operation,
+            business_day=last,
+            range_label=range_label(first, last),
+            kind=self.kind(context, backfill_allowed),
+            run_id=context.run_id,
+            payload_hash=payload_hash,
+            force_reason=self.reason if self.force else None,
+        )
+
+    def record_noop(
+        self, context: dg.AssetExecutionContext, endpoint: str, operation: Operation, reason: str
+    ) -> str:
+        self.ledger.record_noop(self._request(context, endpoint, operation, None, False), reason)
+        context.log.info(f"cadence {endpoint}: nothing sent: {reason}")
+        return f"nothing sent: {reason}"
+
     def claim(
         self,
         context: dg.AssetExecutionContext,
@@ -86,18 +113,8 @@ class CadenceGuardResource(dg.ConfigurableResource):
         payload_hash: str | None = None,
         backfill_allowed: bool = False,
     ) -> Decision:
-        first, last = partition_days(context)
         decision = self.ledger.claim(
-            SyncRequest(
-                endpoint=endpoint,
-                operation=operation,
-                business_day=last,
-                range_label=range_label(first, last),
-                kind=self.kind(context, backfill_allowed),
-                run_id=context.run_id,
-                payload_hash=payload_hash,
-                force_reason=self.reason if self.force else None,
-            )
+            self._request(context, endpoint, operation, payload_hash, backfill_allowed)
         )
         context.log.info(f"cadence {endpoint}: {decision.label}")
         return decision

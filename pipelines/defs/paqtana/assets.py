@@ -150,14 +150,16 @@ def paqtana_historical_demand(
         }
         payload_hash = hashlib.sha256("".join(c.sha256 for c in built.chunks).encode()).hexdigest()
         decision, note = None, None
-        if not built.chunks:
-            note = "nothing to send: no demand rows in this range"
-        elif sync_mode.dry_run:
+        if sync_mode.dry_run:
             for i, chunk in enumerate(built.chunks):
                 client.post_historical_demand(chunk.body, auto_calculate=i == len(built.chunks) - 1)
             note = "dry-run: written to the outbox, ledger untouched"
             meta["outbox"] = dg.MetadataValue.path(
                 str(sync_mode.outbox_folder(context.run_id, VENDOR))
+            )
+        elif not built.chunks:
+            note = cadence.record_noop(
+                context, PAQTANA_HISTORICAL_DEMAND, Operation.WRITE, "no demand rows in this range"
             )
         else:
             decision = cadence.claim(

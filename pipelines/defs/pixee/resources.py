@@ -1,0 +1,22 @@
+"""Pixee connection (X-API-Key from PIXEE_API_KEY) and the full-resync switch."""
+
+import dagster as dg
+import httpx
+
+from pipelines.core.pixee.client import PixeeClient
+from pipelines.defs import settings
+
+
+class PixeeResource(dg.ConfigurableResource):
+    base_url: str = settings.PIXEE_BASE_URL
+    api_key: str | None = None
+    # Send every product, not only the changed ones (e.g. after hand edits in the PIM).
+    full_resync: bool = settings.PIXEE_FULL_RESYNC
+
+    def client(self, transport: httpx.BaseTransport | None = None) -> PixeeClient:
+        if transport is None and not self.api_key:
+            raise dg.Failure(
+                "Pixee is not configured: set PIXEE_API_KEY (and PIXEE_BASE_URL for a sandbox), "
+                "or run with SYNC_MODE=dry-run"
+            )
+        return PixeeClient(self.base_url, self.api_key or "pm_test_dry_run", transport=transport)
