@@ -9,6 +9,8 @@ import stamina
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.paqtana.resources import PaqtanaResource
+from pipelines.defs.pixee.resources import PixeeResource
+from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.sync_mode import SyncModeResource
 from pipelines.sandbox import run_sandbox
 from tests.conftest import CANONICAL_MAPPING, LOCATIONS, SAMPLE_EXPORTS
@@ -37,8 +39,8 @@ def instance(tmp_path):
         yield inst
 
 
-@pytest.fixture
-def resources(tmp_path, sandbox):
+def base_resources(tmp_path) -> dict:
+    """Resources that do not depend on the sandbox."""
     return {
         "erp": ErpExportsResource(
             export_dir=str(SAMPLE_EXPORTS),
@@ -48,7 +50,24 @@ def resources(tmp_path, sandbox):
         ),
         "cadence": CadenceGuardResource(),
         "sync_mode": SyncModeResource(mode="live", outbox_dir=str(tmp_path / "outbox")),
+    }
+
+
+def sandbox_resources(sandbox) -> dict:  # noqa: ANN001
+    """Vendor resources pointing at a running sandbox with its demo credentials."""
+    return {
         "paqtana": PaqtanaResource(
             base_url=sandbox.paqtana_url, token="sandbox-paqtana-token", org="demo-org"
         ),
+        "pixee": PixeeResource(base_url=sandbox.pixee_url, api_key="pm_test_sandbox"),
+        "pxm": PxmResource(
+            base_url=sandbox.pxm_url,
+            client_id="sandbox-pxm-client",
+            client_secret="sandbox-pxm-secret",
+        ),
     }
+
+
+@pytest.fixture
+def resources(tmp_path, sandbox):
+    return base_resources(tmp_path) | sandbox_resources(sandbox)
