@@ -68,7 +68,10 @@ def paqtana_master_inventory(
     items = erp.staging().read_day("erp_items", day)
     with _client(context, paqtana, sync_mode) as client:
         inventory = build_master_inventory(
-            items, erp.locations(), org_workspaces=_org_workspaces(client, sync_mode)
+            items,
+            erp.locations(),
+            org_workspaces=_org_workspaces(client, sync_mode),
+            cap_bytes=paqtana.max_body_bytes,
         )
         meta = {
             "dagster/row_count": inventory.rows,
@@ -134,7 +137,10 @@ def paqtana_historical_demand(
     demand = erp.staging().read_days("erp_demand", first, last)
     with _client(context, paqtana, sync_mode) as client:
         built = build_historical_demand_chunks(
-            demand, erp.locations(), org_workspaces=_org_workspaces(client, sync_mode)
+            demand,
+            erp.locations(),
+            paqtana.max_body_bytes,
+            org_workspaces=_org_workspaces(client, sync_mode),
         )
         sizes = [c.size_bytes for c in built.chunks]
         meta = {

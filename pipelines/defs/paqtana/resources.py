@@ -4,6 +4,7 @@ import dagster as dg
 import httpx
 
 from pipelines.core.paqtana.client import PaqtanaClient
+from pipelines.core.paqtana.payloads import DEFAULT_BODY_CAP_BYTES
 from pipelines.defs import settings
 
 
@@ -13,6 +14,8 @@ class PaqtanaResource(dg.ConfigurableResource):
     base_url: str = settings.PAQTANA_BASE_URL
     token: str | None = None
     org: str | None = None
+    # Largest request body we send (the vendor's limit is 32 MB; the default keeps headroom).
+    max_body_bytes: int = DEFAULT_BODY_CAP_BYTES
 
     def client(self, transport: httpx.BaseTransport | None = None) -> PaqtanaClient:
         """A live client, or one over `transport` (the dry-run outbox) that needs no token."""
@@ -22,5 +25,9 @@ class PaqtanaResource(dg.ConfigurableResource):
                 "PAQTANA_BASE_URL for a sandbox), or run with SYNC_MODE=dry-run"
             )
         return PaqtanaClient(
-            self.base_url, self.token or "dry-run", self.org or "dry-run-org", transport=transport
+            self.base_url,
+            self.token or "dry-run",
+            self.org or "dry-run-org",
+            transport=transport,
+            max_body_bytes=self.max_body_bytes,
         )
