@@ -3,10 +3,11 @@
 import dagster as dg
 
 from pipelines.defs import settings
+from pipelines.defs.automation import ASSET_CHECKS, SCHEDULES, SENSORS
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp import assets as erp_assets
 from pipelines.defs.erp.resources import ErpExportsResource
-from pipelines.defs.jobs import daily_sync
+from pipelines.defs.jobs import daily_sync, demand_backfill
 from pipelines.defs.paqtana import assets as paqtana_assets
 from pipelines.defs.paqtana.resources import PaqtanaResource
 from pipelines.defs.pixee import assets as pixee_assets
@@ -17,7 +18,10 @@ from pipelines.defs.sync_mode import SyncModeResource
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([erp_assets, paqtana_assets, pxm_assets, pixee_assets]),
-    jobs=[daily_sync],
+    asset_checks=ASSET_CHECKS,
+    jobs=[daily_sync, demand_backfill],
+    schedules=SCHEDULES,
+    sensors=SENSORS,
     resources={
         "erp": ErpExportsResource(),
         "cadence": CadenceGuardResource(),

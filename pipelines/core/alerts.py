@@ -30,8 +30,16 @@ class FailureAlert:
     run_url: str | None
     time: str  # ISO 8601, UTC
 
+    @property
+    def text(self) -> str:
+        """One line a person reads; also makes the JSON acceptable to Slack-style webhooks."""
+        where = f" for {self.partition}" if self.partition else ""
+        step = f" at step {self.failed_step}" if self.failed_step else ""
+        link = f" {self.run_url}" if self.run_url else ""
+        return f"{self.job}{where} failed{step}: {self.error}{link}"
+
     def to_json(self) -> dict[str, str | None]:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self) | {"text": self.text}
 
 
 def first_line(message: str) -> str:

@@ -192,3 +192,27 @@ def test_two_processes_on_postgres_exactly_one_passes(postgres_url):
     for p in procs:
         p.join(timeout=30)
     assert sorted(results.values()) == [False, False, False, True]
+
+
+def test_an_older_snapshot_never_overwrites_a_newer_one(ledger):
+    inv = "paqtana PUT master_inventory"
+    newer = ledger.claim(req(endpoint=inv, payload="new", run_id="run-b"))
+    ledger.finish(newer.sync_id, Outcome.SUCCEEDED)
+    late = SyncRequest(
+        endpoint=inv,
+        operation=Operation.WRITE,
+        business_day=DAY - dt.timedelta(1),
+        range_label="2026-11-20",
+        kind=SyncKind.SENSOR,
+        run_id="run-a",
+        payload_hash="old",
+        snapshot=True,
+    )
+    decision = ledger.claim(late)
+    assert not decision.allowed
+    assert decision.reason.startswith("superseded: the newer snapshot of 2026-11-21 was sent")
+
+
+def test_attempts_at_other_days_of_a_merge_endpoint_run_side_by_side(ledger):
+    assert ledger.claim(req(run_id="run-a")).allowed
+    assert ledger.claim(req(run_id="run-b", day=DAY - dt.timedelta(days=1), payload="h0")).allowed

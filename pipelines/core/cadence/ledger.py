@@ -4,7 +4,10 @@ Rules (checked inside one serialised transaction, so two runs cannot both pass):
 - a write: at most one success per endpoint per business day; a payload identical to the
   endpoint's last successful one is skipped (and counts as the day's sync);
 - a once-a-day read (PXM, Pixee delta): at most one success per endpoint per calendar day;
-- an attempt still running (lease not expired, run alive) blocks every other attempt;
+- an attempt still running (lease not expired, run alive) blocks other attempts at the same
+  data (for a snapshot endpoint, at any day's data);
+- a snapshot (the master inventory replaces everything) older than the last one sent is never
+  sent: it would overwrite newer data;
 - an attempt that failed part-way does not spend the day: the next one is told which chunks were
   already accepted, and sends only the rest;
 - a backfill is allowed outside the daily budget, but the same range twice on one calendar day is
@@ -96,6 +99,8 @@ class SyncRequest:
     run_id: str
     payload_hash: str | None = None
     force_reason: str | None = None
+    # A full snapshot (the master inventory): an older day must never overwrite a newer one.
+    snapshot: bool = False
 
 
 @dataclass
@@ -172,11 +177,20 @@ class CadenceLedger:
         self, conn: sa.Connection, req: SyncRequest, now: dt.datetime
     ) -> tuple[Outcome, str] | None:
         s = syncs.c
+        # Another live attempt at the same data blocks; for a snapshot, at any day's data.
+        same_data = (
+            sa.true()
+            if req.snapshot
+            else (s.range_label == req.range_label)
+            if req.kind is SyncKind.BACKFILL
+            else (s.business_day == req.business_day.isoformat())
+        )
         running = conn.execute(
             sa.select(syncs).where(
                 s.endpoint == req.endpoint,
                 s.outcome == Outcome.IN_PROGRESS.value,
                 s.run_id != req.run_id,
+                same_data,
             )
         ).all()
         for row in running:
@@ -223,6 +237,18 @@ class CadenceLedger:
             return Outcome.SKIPPED, (
                 f"already sent for {req.business_day} at {self._at(done)} by run {done.run_id}"
             )
+        if req.snapshot:
+            newer = self._last(
+                conn,
+                s.business_day > req.business_day.isoformat(),
+                s.outcome == Outcome.SUCCEEDED.value,
+                endpoint=req.endpoint,
+            )
+            if newer is not None:
+                return Outcome.SKIPPED_IDENTICAL, (
+                    f"superseded: the newer snapshot of {newer.business_day} was sent at "
+                    f"{self._at(newer)} by run {newer.run_id}; an older one would overwrite it"
+                )
         if req.payload_hash:
             last = self._last(conn, s.outcome == Outcome.SUCCEEDED.value, endpoint=req.endpoint)
             if last is not None and last.payload_hash == req.payload_hash:

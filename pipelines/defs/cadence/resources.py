@@ -85,6 +85,7 @@ class CadenceGuardResource(dg.ConfigurableResource):
         operation: Operation,
         payload_hash: str | None,
         backfill_allowed: bool,
+        snapshot: bool = False,
     ) -> SyncRequest:
         first, last = partition_days(context)
         return SyncRequest(
@@ -96,6 +97,7 @@ class CadenceGuardResource(dg.ConfigurableResource):
             run_id=context.run_id,
             payload_hash=payload_hash,
             force_reason=self.reason if self.force else None,
+            snapshot=snapshot,
         )
 
     def record_noop(
@@ -112,9 +114,10 @@ class CadenceGuardResource(dg.ConfigurableResource):
         operation: Operation,
         payload_hash: str | None = None,
         backfill_allowed: bool = False,
+        snapshot: bool = False,
     ) -> Decision:
         decision = self.ledger.claim(
-            self._request(context, endpoint, operation, payload_hash, backfill_allowed)
+            self._request(context, endpoint, operation, payload_hash, backfill_allowed, snapshot)
         )
         context.log.info(f"cadence {endpoint}: {decision.label}")
         return decision

@@ -91,7 +91,11 @@ def paqtana_master_inventory(
             )
         else:
             decision = cadence.claim(
-                context, PAQTANA_MASTER_INVENTORY, Operation.WRITE, payload_hash=inventory.sha256
+                context,
+                PAQTANA_MASTER_INVENTORY,
+                Operation.WRITE,
+                payload_hash=inventory.sha256,
+                snapshot=True,
             )
             if decision.allowed:
                 _send_and_record(

@@ -1,0 +1,204 @@
+"""The ERP-arrival sensor requests each complete, settled, unsynced drop once, by its day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+
+from pipelines.core.cadence.endpoints import DAILY_WRITES
+from pipelines.core.cadence.ledger import (
+    CadenceLedger,
+    Operation,
+    Outcome,
+    SyncKind,
+    SyncRequest,
+)
+from pipelines.core.state_db import make_engine
+from pipelines.defs import settings
+from pipelines.defs.automation.sensors import erp_drop_sensor
+from pipelines.defs.cadence.resources import state_db_url
+from pipelines.defs.partitions import business_days
+
+TODAY = dt.datetime.now(ZoneInfo(business_days.timezone)).date()
+
+
+def days_ago(n: int) -> str:
+    return (TODAY - dt.timedelta(days=n)).isoformat()
+
+
+@pytest.fixture
+def export_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    monkeypatch.setattr(settings, "ERP_EXPORT_DIR", str(folder))
+    return folder
+
+
+def drop(export_dir: Path, day: str, marker_age_s: float | None = 120.0) -> Path:
+    """A drop folder; `marker_age_s=None` leaves out `_SUCCESS` (still being written)."""
+    folder = export_dir / day
+    folder.mkdir()
+    (folder / "items.csv").write_text("location,code,on_hand\nP,A,1\n")
+    if marker_age_s is not None:
+        marker = folder / "_SUCCESS"
+        marker.write_text("")
+        written = time.time() - marker_age_s
+        os.utime(marker, (written, written))
+    return folder
+
+
+def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    return erp_drop_sensor.evaluate_tick(context)
+
+
+def requested(result) -> list[tuple[str, str]]:
+    return [(r.run_key, r.partition_key) for r in result.run_requests]
+
+
+def mark_synced(instance: dg.DagsterInstance, day: str, endpoints: tuple[str, ...]) -> None:
+    ledger = CadenceLedger(make_engine(state_db_url(instance)))
+    for endpoint in endpoints:
+        decision = ledger.claim(
+            SyncRequest(
+                endpoint=endpoint,
+                operation=Operation.WRITE,
+                business_day=dt.date.fromisoformat(day),
+                range_label=day,
+                kind=SyncKind.SCHEDULED,
+                run_id="earlier-run",
+            )
+        )
+        assert decision.allowed
+        ledger.finish(decision.sync_id, Outcome.SUCCEEDED)
+
+
+def test_sensor_is_on_by_default_every_minute_for_daily_sync():
+    assert erp_drop_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert erp_drop_sensor.minimum_interval_seconds == 60
+    assert erp_drop_sensor.job_name == "daily_sync"
+
+
+def test_each_complete_drop_is_requested_once_with_its_day_as_run_key(
+    automation_defs, instance, export_dir
+):
+    days = [days_ago(3), days_ago(2), days_ago(1)]
+    for day in days:
+        drop(export_dir, day)
+
+    first = tick(automation_defs, instance)
+
+    assert requested(first) == [(day, day) for day in days]
+    assert json.loads(first.cursor) == days
+
+    second = tick(automation_defs, instance, cursor=first.cursor)
+
+    assert second.run_requests == []
+    assert json.loads(second.cursor) == days
+    assert second.skip_message == (
+        f"no drop to sync in {export_dir}: 3 already requested: {', '.join(days)}"
+    )
+
+
+def test_new_drop_after_earlier_ones_is_the_only_one_requested(
+    automation_defs, instance, export_dir
+):
+    drop(export_dir, days_ago(2))
+    first = tick(automation_defs, instance)
+    drop(export_dir, days_ago(1))
+
+    second = tick(automation_defs, instance, cursor=first.cursor)
+
+    assert requested(second) == [(days_ago(1), days_ago(1))]
+    assert json.loads(second.cursor) == [days_ago(2), days_ago(1)]
+
+
+def test_drop_without_success_marker_is_never_requested(automation_defs, instance, export_dir):
+    drop(export_dir, days_ago(1), marker_age_s=None)
+
+    result = tick(automation_defs, instance)
+
+    assert result.run_requests == []
+    assert json.loads(result.cursor) == []
+    assert result.skip_message == (
+        f"no drop to sync in {export_dir}: 1 without _SUCCESS (still being written): {days_ago(1)}"
+    )
+
+
+def test_success_marker_younger_than_settle_time_waits_one_tick(
+    automation_defs, instance, export_dir
+):
+    folder = drop(export_dir, days_ago(1), marker_age_s=1)
+
+    waiting = tick(automation_defs, instance)
+
+    assert waiting.run_requests == []
+    assert json.loads(waiting.cursor) == []
+    assert waiting.skip_message == (
+        f"no drop to sync in {export_dir}: 1 with a _SUCCESS younger than 30 s (next tick): "
+        f"{days_ago(1)}"
+    )
+
+    settled = time.time() - 31
+    os.utime(folder / "_SUCCESS", (settled, settled))
+    later = tick(automation_defs, instance, cursor=waiting.cursor)
+
+    assert requested(later) == [(days_ago(1), days_ago(1))]
+
+
+def test_day_synced_on_every_daily_write_is_not_requested(automation_defs, instance, export_dir):
+    fully_synced, half_synced = days_ago(2), days_ago(1)
+    drop(export_dir, fully_synced)
+    drop(export_dir, half_synced)
+    mark_synced(instance, fully_synced, DAILY_WRITES)
+    mark_synced(instance, half_synced, DAILY_WRITES[:2])  # one daily write still owed
+
+    result = tick(automation_defs, instance)
+
+    assert requested(result) == [(half_synced, half_synced)]
+    assert json.loads(result.cursor) == [half_synced]
+
+
+def test_days_outside_partitions_or_lookback_are_not_requested(
+    automation_defs, instance, export_dir
+):
+    before_start = (business_days.start.date() - dt.timedelta(days=1)).isoformat()
+    future = "2999-01-01"
+    too_old = days_ago(30)
+    for day in (before_start, too_old, future):
+        drop(export_dir, day)
+    (export_dir / "history").mkdir()  # not a dated folder: not a drop at all
+
+    result = tick(automation_defs, instance)
+
+    assert result.run_requests == []
+    assert result.skip_message == (
+        f"no drop to sync in {export_dir}: 3 not a partition or older than the lookback: "
+        f"{before_start}, {too_old}, {future}"
+    )
+
+
+def test_empty_export_dir_says_so(automation_defs, instance, export_dir):
+    result = tick(automation_defs, instance)
+
+    assert result.run_requests == []
+    assert result.skip_message == f"no dated drop folder in {export_dir}"
+
+
+def test_cursor_keeps_the_latest_400_days(automation_defs, instance, export_dir):
+    old = [(dt.date(2020, 1, 1) + dt.timedelta(days=i)).isoformat() for i in range(400)]
+    drop(export_dir, days_ago(1))
+
+    result = tick(automation_defs, instance, cursor=json.dumps(old))
+
+    kept = json.loads(result.cursor)
+    assert len(kept) == 400
+    assert kept[0] == old[1]
+    assert kept[-1] == days_ago(1)
