@@ -7,6 +7,7 @@ import email.utils
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Self
 
 import httpx
 import stamina
@@ -239,3 +240,23 @@ class VendorTransport:
             self.detail_parser(response),
             retry_after=retry_after,
         )
+
+
+class VendorClient:
+    """What every vendor client shares: one VendorTransport, its call records, and closing."""
+
+    transport: VendorTransport
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    @property
+    def stats(self) -> CallStats:
+        """Every request sent (retries included), with the time spent waiting."""
+        return self.transport.stats

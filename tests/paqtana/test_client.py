@@ -225,7 +225,7 @@ def test_repr_and_defaults_hide_the_token() -> None:
     with PaqtanaClient(BASE, TOKEN, ORG) as client:
         assert repr(client) == f"PaqtanaClient(base_url='{BASE}', org='{ORG}')"
         assert TOKEN not in repr(vars(client))
-        assert client._transport.client.timeout == DEFAULT_TIMEOUT == httpx.Timeout(180, connect=5)
+        assert client.transport.client.timeout == DEFAULT_TIMEOUT == httpx.Timeout(180, connect=5)
 
 
 def test_a_malformed_token_is_refused_without_echoing_it() -> None:

@@ -7,14 +7,13 @@ replaces the same day and item), so a retried write cannot double anything."""
 from __future__ import annotations
 
 from collections.abc import Generator
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import orjson
 
-from pipelines.core.http import CallStats, RetryPolicy, VendorError, VendorTransport
+from pipelines.core.http import RetryPolicy, VendorClient, VendorError, VendorTransport
 from pipelines.core.paqtana.payloads import (
     AUTO_CALCULATE_PARAM,
     DEFAULT_BODY_CAP_BYTES,
@@ -56,7 +55,7 @@ class _BearerAuth(httpx.Auth):
         return "<BearerAuth token=***>"
 
 
-class PaqtanaClient:
+class PaqtanaClient(VendorClient):
     """One org's Paqtana API. Every method returns the parsed answer or raises VendorError."""
 
     def __init__(
@@ -87,7 +86,7 @@ class PaqtanaClient:
             transport=transport,
             headers={"Accept": "application/json", "User-Agent": "erp-sync"},
         )
-        self._transport = VendorTransport(
+        self.transport = VendorTransport(
             VENDOR,
             client,
             retry,
@@ -96,24 +95,6 @@ class PaqtanaClient:
 
     def __repr__(self) -> str:
         return f"PaqtanaClient(base_url={self.base_url!r}, org={self.org!r})"
-
-    @property
-    def stats(self) -> CallStats:
-        return self._transport.stats
-
-    def close(self) -> None:
-        self._transport.close()
-
-    def __enter__(self) -> PaqtanaClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def list_workspaces(self) -> list[tuple[str, str]]:
         """(name, code) of every workspace in the org."""
@@ -180,7 +161,7 @@ class PaqtanaClient:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         try:
-            return self._transport.request(
+            return self.transport.request(
                 method, endpoint, params=params, content=content, headers=headers
             )
         except VendorError as exc:

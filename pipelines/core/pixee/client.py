@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from pipelines.core.http import CallStats, RetryPolicy, VendorError, VendorTransport
+from pipelines.core.http import RetryPolicy, VendorClient, VendorError, VendorTransport
 from pipelines.core.http import parse_retry_after as parse_retry_after_header
 from pipelines.core.pixee.payloads import MAX_BATCH, batch_body
 
@@ -191,7 +191,7 @@ class DeltaRead:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-class PixeeClient:
+class PixeeClient(VendorClient):
     """Pixee External API calls. Callers check scopes first: `require_scopes(WRITE_SCOPE)` before
     any write, `require_scopes(READ_SCOPE)` before any read."""
 
@@ -235,20 +235,6 @@ class PixeeClient:
 
     def __repr__(self) -> str:
         return f"PixeeClient(base_url={self.base_url!r}, api_key={_masked(self._api_key)!r})"
-
-    def __enter__(self) -> PixeeClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.transport.close()
-
-    @property
-    def stats(self) -> CallStats:
-        """Every request sent; `waited_s` includes retry waits and pacing waits."""
-        return self.transport.stats
 
     # -- scopes -----------------------------------------------------------------------------
 

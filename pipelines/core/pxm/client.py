@@ -25,9 +25,9 @@ import httpx
 import orjson
 
 from pipelines.core.http import (
-    CallStats,
     RequestRecord,
     RetryPolicy,
+    VendorClient,
     VendorError,
     VendorTransport,
     parse_retry_after,
@@ -228,7 +228,7 @@ class CatalogRead:
     read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-class PxmClient:
+class PxmClient(VendorClient):
     """Paged reads of PXM's catalog. Use as a context manager, or call `close()`."""
 
     def __init__(
@@ -266,20 +266,6 @@ class PxmClient:
 
     def __repr__(self) -> str:
         return f"PxmClient(base_url={self.base_url!r})"
-
-    def __enter__(self) -> PxmClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.transport.close()
-
-    @property
-    def stats(self) -> CallStats:
-        """Every request sent, token calls included."""
-        return self.transport.stats
 
     @property
     def token_fetches(self) -> int:

@@ -1,6 +1,8 @@
 """The cadence guard as a Dagster resource: the ledger lives in the instance's own database."""
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +16,7 @@ from pipelines.core.cadence.ledger import (
     SyncKind,
     SyncRequest,
 )
+from pipelines.core.http import CallStats
 from pipelines.core.state_db import make_engine
 from pipelines.defs import settings
 from pipelines.defs.partitions import partition_days, range_label
@@ -125,3 +128,15 @@ class CadenceGuardResource(dg.ConfigurableResource):
     def finish(self, decision: Decision, outcome: Outcome, requests: int | None = None) -> None:
         if decision.sync_id is not None:
             self.ledger.finish(decision.sync_id, outcome, requests)
+
+    @contextmanager
+    def attempt(self, decision: Decision, stats: CallStats) -> Iterator[None]:
+        """Around the calls of an allowed attempt: the ledger records it FAILED if the block
+        raises (the day is not spent) and SUCCEEDED otherwise, with the requests it made."""
+        before = len(stats.requests)
+        try:
+            yield
+        except BaseException:
+            self.finish(decision, Outcome.FAILED, len(stats.requests) - before)
+            raise
+        self.finish(decision, Outcome.SUCCEEDED, len(stats.requests) - before)

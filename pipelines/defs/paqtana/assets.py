@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.cadence.endpoints import PAQTANA_HISTORICAL_DEMAND, PAQTANA_MASTER_INVENTORY
-from pipelines.core.cadence.ledger import Decision, Operation, Outcome
+from pipelines.core.cadence.ledger import Decision, Operation
 from pipelines.core.outbox import paqtana_responder
 from pipelines.core.paqtana.client import PaqtanaClient
 from pipelines.core.paqtana.payloads import (
@@ -98,21 +98,11 @@ def paqtana_master_inventory(
                 snapshot=True,
             )
             if decision.allowed:
-                _send_and_record(
-                    cadence, decision, lambda: client.put_master_inventory(inventory.body)
-                )
+                with cadence.attempt(decision, client.stats):
+                    client.put_master_inventory(inventory.body)
         meta |= load_metadata.traffic(client.stats)
     meta |= load_metadata.cadence(decision, "dry-run: written to the outbox, ledger untouched")
     return dg.MaterializeResult(metadata=meta)
-
-
-def _send_and_record(cadence: CadenceGuardResource, decision: Decision, send) -> None:  # noqa: ANN001
-    try:
-        send()
-    except BaseException:
-        cadence.finish(decision, Outcome.FAILED)
-        raise
-    cadence.finish(decision, Outcome.SUCCEEDED, requests=1)
 
 
 @dg.asset(
@@ -196,7 +186,7 @@ def _send_demand_chunks(
     """Send the chunks the ledger has not seen accepted; auto_calculate rides on the last one
     sent. Each accepted chunk is recorded at once, so a crash loses nothing and resends nothing."""
     todo = [(i, c) for i, c in enumerate(chunks) if c.sha256 not in decision.accepted_chunks]
-    try:
+    with cadence.attempt(decision, client.stats):
         for n, (index, chunk) in enumerate(todo):
             last = n == len(todo) - 1
             client.post_historical_demand(chunk.body, auto_calculate=last)
@@ -205,8 +195,4 @@ def _send_demand_chunks(
                 f"demand chunk {index + 1}/{len(chunks)} accepted "
                 f"({chunk.size_bytes} bytes{', auto_calculate' if last else ''})"
             )
-    except BaseException:
-        cadence.finish(decision, Outcome.FAILED)
-        raise
-    cadence.finish(decision, Outcome.SUCCEEDED, requests=len(todo))
     return {"chunks_sent": len(todo), "chunks_already_accepted": len(chunks) - len(todo)}

@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.cadence.endpoints import PIXEE_DELTA_READ, PIXEE_PRODUCTS_BATCH
-from pipelines.core.cadence.ledger import Operation, Outcome
+from pipelines.core.cadence.ledger import Operation
 from pipelines.core.http import VendorError
 from pipelines.core.outbox import pixee_responder
 from pipelines.core.pixee.changes import BatchOutcome, apply_batch_result, plan_upserts
@@ -143,7 +143,7 @@ def _send_batches(context, client, cadence, decision, plan, synced):  # noqa: AN
     failures: dict[str, str] = {}
     created = updated = 0
     batches = plan.batches()
-    try:
+    with cadence.attempt(decision, client.stats):
         client.require_scopes(WRITE_SCOPE)  # before any write, naming the missing scope
         for index, batch in enumerate(batches):
             try:
@@ -164,10 +164,6 @@ def _send_batches(context, client, cadence, decision, plan, synced):  # noqa: AN
                 f"Pixee batch {index + 1}/{len(batches)}: {len(outcome.accepted)} "
                 f"accepted, {len(outcome.failed)} refused"
             )
-    except BaseException:
-        cadence.finish(decision, Outcome.FAILED)
-        raise
-    cadence.finish(decision, Outcome.SUCCEEDED, requests=len(batches))
     return failures, {"created": created, "updated": updated, "batches": len(batches)}
 
 
@@ -212,14 +208,9 @@ def pixee_catalog_cache(
         if decision.allowed:
             engine = cadence.ledger.engine
             since = get_cursor(engine, DELTA_CURSOR) or DELTA_EPOCH
-            with pixee.client() as client:
-                try:
-                    client.require_scopes(READ_SCOPE)
-                    read = client.delta(since)
-                except BaseException:
-                    cadence.finish(decision, Outcome.FAILED)
-                    raise
-                cadence.finish(decision, Outcome.SUCCEEDED, requests=len(client.stats.requests))
+            with pixee.client() as client, cadence.attempt(decision, client.stats):
+                client.require_scopes(READ_SCOPE)
+                read = client.delta(since)
                 _merge_into_cache(path, read.products)
                 set_cursor(engine, DELTA_CURSOR, read.cursor)
                 meta |= {

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.core.cadence.endpoints import PXM_CATALOG_READ
-from pipelines.core.cadence.ledger import Operation, Outcome
+from pipelines.core.cadence.ledger import Operation
 from pipelines.core.pxm.cache import write_catalog_cache
 from pipelines.defs import load_metadata, settings
 from pipelines.defs.cadence.resources import CadenceGuardResource
@@ -54,13 +54,9 @@ def pxm_catalog_cache(
     if not decision.allowed:
         return dg.MaterializeResult(metadata=meta | load_metadata.cadence(decision))
     with pxm.client() as client:
-        try:
+        with cadence.attempt(decision, client.stats):
             read = client.read_catalog()
-        except BaseException:
-            cadence.finish(decision, Outcome.FAILED, requests=len(client.stats.requests))
-            raise
-        cadence.finish(decision, Outcome.SUCCEEDED, requests=len(client.stats.requests))
-        write_catalog_cache(read, path)
+            write_catalog_cache(read, path)
         meta |= {
             "collections": len(read.collections),
             "categories": len(read.categories),
