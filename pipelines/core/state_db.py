@@ -28,7 +28,12 @@ def make_engine(url: str) -> sa.Engine:
 
     else:
         engine = sa.create_engine(postgres_driver_url(url), pool_pre_ping=True)
-    metadata.create_all(engine)
+    try:
+        metadata.create_all(engine)
+    except sa.exc.DatabaseError:
+        # Two processes starting on a fresh database race to create the tables; the loser
+        # finds them made by the time it looks again.
+        metadata.create_all(engine)
     return engine
 
 

@@ -1,6 +1,7 @@
 """Jobs a person or the automation launches."""
 
 import dagster as dg
+from dagster_celery import celery_executor
 
 from pipelines.defs.partitions import business_days
 
@@ -8,7 +9,18 @@ daily_sync = dg.define_asset_job(
     "daily_sync",
     selection=dg.AssetSelection.all(),
     partitions_def=business_days,
-    description="Everything from the ERP drop to the vendor loads for one business day.",
+    description="Everything from the ERP drop to the vendor loads for one business day.\n\n"
+    "Re-run one day safely: a day already sent is skipped by the cadence guard. To send it again "
+    "(say the ERP re-exported it), launch the day's partition from the Launchpad with a reason; "
+    "the ledger records the run as `forced` with that reason, and each load's `cadence` "
+    "metadata reads `sent: forced: <reason>`:\n\n"
+    "```yaml\n"
+    "resources:\n"
+    "  cadence:\n"
+    "    config:\n"
+    "      force: true\n"
+    '      reason: "ERP re-exported the day after a price fix"\n'
+    "```",
 )
 
 # Both assets run a whole partition range in ONE run (BackfillPolicy.single_run), so a year of
@@ -20,4 +32,15 @@ demand_backfill = dg.define_asset_job(
     description="Initial load of historical demand over a range of days, as one run (the "
     "vendor's documented exception to the one-send-a-day rule; the same range twice a day is "
     "refused).",
+)
+
+
+# daily_sync with every step sent to Celery workers on other machines (deploy/README.md). The
+# run config names the broker: `execution: {config: {broker: "pyamqp://..."}}`.
+daily_sync_celery = dg.define_asset_job(
+    "daily_sync_celery",
+    selection=dg.AssetSelection.all(),
+    executor_def=celery_executor,
+    description="daily_sync with each step run by a Celery worker (a shared "
+    "ERP_SYNC_DATA_DIR and the Postgres instance are required).",
 )

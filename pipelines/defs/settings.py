@@ -40,6 +40,8 @@ PAQTANA_BASE_URL = os.environ.get("PAQTANA_BASE_URL", "https://api.paqtana.com")
 PIXEE_BASE_URL = os.environ.get("PIXEE_BASE_URL", "https://api.pixeepim.com/api/v1/ext")
 PXM_BASE_URL = os.environ.get("PXM_BASE_URL", "https://entapi.amplifi.io")
 PXM_MAPPING_FILE = _path("PXM_MAPPING_FILE", "config/pxm_enrichment.toml")
+# Largest Paqtana request body in bytes; unset: the client's default (32 MB less headroom).
+PAQTANA_MAX_BODY_BYTES = int(os.environ.get("PAQTANA_MAX_BODY_BYTES") or 0) or None
 PIXEE_FULL_RESYNC = os.environ.get("PIXEE_FULL_RESYNC", "").lower() in ("1", "true", "yes")
 
 

@@ -129,6 +129,15 @@ def test_two_runs_of_the_same_day_at_once_exactly_one_sends(tmp_path, sandbox):
         "--tags",
         json.dumps({"dagster/partition": DAY}),
     ]
+    # the instance's tables are made once, as on a real deployment, before two runs start
+    subprocess.run(
+        [sys.executable, "-m", "dagster", "instance", "migrate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     runs = [
         subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -149,7 +149,9 @@ class PaqtanaClient(VendorClient):
             return answer
         if not response.content:
             return {}
-        return {"answer": answer if answer is not None else response.text}
+        if answer is None:  # a 2xx that is not JSON (a proxy's page): not proof it was applied
+            raise VendorError(VENDOR, method, endpoint, response.status_code, "answer is not JSON")
+        return {"answer": answer}
 
     def _request(
         self,

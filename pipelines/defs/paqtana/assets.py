@@ -2,12 +2,16 @@
 historical demand (size-capped POSTs that Paqtana merges; auto_calculate on the last one)."""
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
+import orjson
 import pandas as pd
 
 from pipelines.core.cadence.endpoints import PAQTANA_HISTORICAL_DEMAND, PAQTANA_MASTER_INVENTORY
 from pipelines.core.cadence.ledger import Decision, Operation
+from pipelines.core.http import VendorError
 from pipelines.core.outbox import paqtana_responder
 from pipelines.core.paqtana.client import PaqtanaClient
 from pipelines.core.paqtana.payloads import (
@@ -43,6 +47,38 @@ def _rejects_metadata(
 ) -> dict:
     path = erp.staging().write_rejects(asset, label, rejects)
     return {"rows_rejected": len(rejects), "rejects_file": dg.MetadataValue.path(str(path))}
+
+
+def _rows_in_body(body: bytes, endpoint: str, reason: str) -> pd.DataFrame:
+    """The rows one request carried, in the rejects-file shape (a refused request's rows)."""
+    values = []
+    for obj in orjson.loads(body)["data"]:
+        key = f"{obj.get('location')} + {obj.get('code')}"
+        values += [f"{d} + {key}" for d in obj["dates"]] if "dates" in obj else [key]
+    field = "date+location+code" if values and values[0].count(" + ") == 2 else "location+code"
+    return pd.DataFrame(
+        {"file": endpoint, "line": None, "field": field, "value": values, "reason": reason}
+    )
+
+
+@contextmanager
+def _refused_rows_kept(
+    erp: ErpExportsResource,
+    asset: str,
+    label: str,
+    build_rejects: pd.DataFrame,
+    body: bytes,
+    endpoint: str,
+) -> Iterator[None]:
+    """When Paqtana refuses a request's content (a 4xx other than auth or rate limit), its rows
+    join the rejects file with the vendor's reason before the run fails: nothing is lost."""
+    try:
+        yield
+    except VendorError as exc:
+        if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 403, 429):
+            refused = _rows_in_body(body, endpoint, f"refused by Paqtana: {exc.detail or exc}")
+            erp.staging().write_rejects(asset, label, pd.concat([build_rejects, refused]))
+        raise
 
 
 @dg.asset(
@@ -98,7 +134,17 @@ def paqtana_master_inventory(
                 snapshot=True,
             )
             if decision.allowed:
-                with cadence.attempt(decision, client.stats):
+                with (
+                    cadence.attempt(decision, client.stats),
+                    _refused_rows_kept(
+                        erp,
+                        context.asset_key.to_user_string(),
+                        day.isoformat(),
+                        inventory.rejects,
+                        inventory.body,
+                        PAQTANA_MASTER_INVENTORY,
+                    ),
+                ):
                     client.put_master_inventory(inventory.body)
         meta |= load_metadata.traffic(client.stats)
     meta |= load_metadata.cadence(decision, "dry-run: written to the outbox, ledger untouched")
@@ -170,7 +216,17 @@ def paqtana_historical_demand(
                 backfill_allowed=True,
             )
             if decision.allowed:
-                meta |= _send_demand_chunks(context, client, cadence, decision, built.chunks)
+                keep_refused = lambda chunk: _refused_rows_kept(  # noqa: E731
+                    erp,
+                    context.asset_key.to_user_string(),
+                    label,
+                    built.rejects,
+                    chunk.body,
+                    PAQTANA_HISTORICAL_DEMAND,
+                )
+                meta |= _send_demand_chunks(
+                    context, client, cadence, decision, built.chunks, keep_refused
+                )
         meta |= load_metadata.traffic(client.stats)
     meta |= load_metadata.cadence(decision, note)
     return dg.MaterializeResult(metadata=meta)
@@ -181,15 +237,17 @@ def _send_demand_chunks(
     client: PaqtanaClient,
     cadence: CadenceGuardResource,
     decision: Decision,
-    chunks,
-) -> dict:  # noqa: ANN001
+    chunks,  # noqa: ANN001
+    keep_refused,  # noqa: ANN001
+) -> dict:
     """Send the chunks the ledger has not seen accepted; auto_calculate rides on the last one
     sent. Each accepted chunk is recorded at once, so a crash loses nothing and resends nothing."""
     todo = [(i, c) for i, c in enumerate(chunks) if c.sha256 not in decision.accepted_chunks]
     with cadence.attempt(decision, client.stats):
         for n, (index, chunk) in enumerate(todo):
             last = n == len(todo) - 1
-            client.post_historical_demand(chunk.body, auto_calculate=last)
+            with keep_refused(chunk):
+                client.post_historical_demand(chunk.body, auto_calculate=last)
             cadence.ledger.record_chunk(decision.sync_id, index, chunk.sha256)
             context.log.info(
                 f"demand chunk {index + 1}/{len(chunks)} accepted "

@@ -3,7 +3,7 @@
 import dagster as dg
 import httpx
 
-from pipelines.core.paqtana.client import PaqtanaClient
+from pipelines.core.paqtana.client import DEFAULT_TIMEOUT, PaqtanaClient
 from pipelines.core.paqtana.payloads import DEFAULT_BODY_CAP_BYTES
 from pipelines.defs import settings
 
@@ -14,8 +14,11 @@ class PaqtanaResource(dg.ConfigurableResource):
     base_url: str = settings.PAQTANA_BASE_URL
     token: str | None = None
     org: str | None = None
-    # Largest request body we send (the vendor's limit is 32 MB; the default keeps headroom).
-    max_body_bytes: int = DEFAULT_BODY_CAP_BYTES
+    # Largest request body we send (the vendor's limit is 32 MB; the default keeps headroom;
+    # PAQTANA_MAX_BODY_BYTES lowers it, e.g. to make many small chunks in a test).
+    max_body_bytes: int = settings.PAQTANA_MAX_BODY_BYTES or DEFAULT_BODY_CAP_BYTES
+    # Seconds before a request times out (connect, read, write); unset: the client's default.
+    timeout_s: float | None = None
 
     def client(self, transport: httpx.BaseTransport | None = None) -> PaqtanaClient:
         """A live client, or one over `transport` (the dry-run outbox) that needs no token."""
@@ -30,4 +33,5 @@ class PaqtanaResource(dg.ConfigurableResource):
             self.org or "dry-run-org",
             transport=transport,
             max_body_bytes=self.max_body_bytes,
+            timeout=DEFAULT_TIMEOUT if self.timeout_s is None else httpx.Timeout(self.timeout_s),
         )

@@ -9,7 +9,7 @@ import pandas as pd
 
 from pipelines.core.cadence.endpoints import PIXEE_DELTA_READ, PIXEE_PRODUCTS_BATCH
 from pipelines.core.cadence.ledger import Operation
-from pipelines.core.http import VendorError
+from pipelines.core.http import RETRYABLE_STATUSES, VendorError
 from pipelines.core.outbox import pixee_responder
 from pipelines.core.pixee.changes import BatchOutcome, apply_batch_result, plan_upserts
 from pipelines.core.pixee.client import READ_SCOPE, WRITE_SCOPE
@@ -32,6 +32,8 @@ VENDOR = "pixee"
 DELTA_CURSOR = "pixee products delta since"
 DELTA_EPOCH = "1970-01-01T00:00:00Z"
 RECONCILIATION_CHECK = "reconciliation"
+# Error statuses of a batch request that say nothing about its products.
+NOT_REFUSALS = RETRYABLE_STATUSES | {401, 403}
 
 
 @dg.asset(
@@ -127,8 +129,11 @@ def pixee_products_sync(
                 failures, counts = _send_batches(context, client, cadence, decision, plan, synced)
                 meta |= counts
         meta |= load_metadata.traffic(client.stats)
-    rejects = load_metadata.vendor_rejects(failures, "ean", "pixee POST /products/batch")
-    path = erp.staging().write_rejects(context.asset_key.to_user_string(), day.isoformat(), rejects)
+    asset, staging = context.asset_key.to_user_string(), erp.staging()
+    path = staging.rejects_path(asset, day.isoformat())
+    if decision is None or decision.allowed or not path.exists():  # a skipped re-run keeps them
+        rejects = load_metadata.vendor_rejects(failures, "ean", "pixee POST /products/batch")
+        path = staging.write_rejects(asset, day.isoformat(), rejects)
     meta |= {"failed": len(failures), "rejects_file": dg.MetadataValue.path(str(path))}
     if failures:
         meta["failures"] = load_metadata.failures_table(failures)
@@ -149,8 +154,10 @@ def _send_batches(context, client, cadence, decision, plan, synced):  # noqa: AN
             try:
                 outcome = apply_batch_result(batch, client.batch_upsert(batch))
             except VendorError as exc:
-                if exc.retryable or exc.status in (401, 403):
-                    raise  # the request itself did not get through: the run fails honestly
+                # Only a plain 4xx is about these products; anything else (no answer, 5xx, a 429
+                # even past its wait, 401/403, a 2xx we cannot read) fails the run honestly.
+                if exc.status is None or not 400 <= exc.status < 500 or exc.status in NOT_REFUSALS:
+                    raise
                 outcome = BatchOutcome.request_failed(batch, str(exc))
             synced.mark(outcome.accepted, context.run_id)
             failures |= outcome.failed

@@ -3,7 +3,7 @@
 import dagster as dg
 import httpx
 
-from pipelines.core.pixee.client import PixeeClient
+from pipelines.core.pixee.client import DEFAULT_TIMEOUT, PixeeClient
 from pipelines.defs import settings
 
 
@@ -12,6 +12,8 @@ class PixeeResource(dg.ConfigurableResource):
     api_key: str | None = None
     # Send every product, not only the changed ones (e.g. after hand edits in the PIM).
     full_resync: bool = settings.PIXEE_FULL_RESYNC
+    # Seconds before a request times out (connect, read, write); unset: the client's default.
+    timeout_s: float | None = None
 
     def client(self, transport: httpx.BaseTransport | None = None) -> PixeeClient:
         if transport is None and not self.api_key:
@@ -19,4 +21,9 @@ class PixeeResource(dg.ConfigurableResource):
                 "Pixee is not configured: set PIXEE_API_KEY (and PIXEE_BASE_URL for a sandbox), "
                 "or run with SYNC_MODE=dry-run"
             )
-        return PixeeClient(self.base_url, self.api_key or "pm_test_dry_run", transport=transport)
+        return PixeeClient(
+            self.base_url,
+            self.api_key or "pm_test_dry_run",
+            transport=transport,
+            timeout=DEFAULT_TIMEOUT if self.timeout_s is None else httpx.Timeout(self.timeout_s),
+        )

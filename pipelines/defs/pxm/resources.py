@@ -4,8 +4,9 @@ import tomllib
 from pathlib import Path
 
 import dagster as dg
+import httpx
 
-from pipelines.core.pxm.client import PxmClient
+from pipelines.core.pxm.client import DEFAULT_TIMEOUT, PxmClient
 from pipelines.defs import settings
 
 
@@ -15,13 +16,20 @@ class PxmResource(dg.ConfigurableResource):
     client_secret: str | None = None
     # PXM attribute label -> Pixee field, and the label holding the EAN (config/pxm_enrichment.toml)
     mapping_file: str = settings.PXM_MAPPING_FILE
+    # Seconds before a request times out (connect, read, write); unset: the client's default.
+    timeout_s: float | None = None
 
     @property
     def configured(self) -> bool:
         return bool(self.client_id and self.client_secret)
 
     def client(self) -> PxmClient:
-        return PxmClient(self.base_url, self.client_id or "", self.client_secret or "")
+        return PxmClient(
+            self.base_url,
+            self.client_id or "",
+            self.client_secret or "",
+            timeout=DEFAULT_TIMEOUT if self.timeout_s is None else httpx.Timeout(self.timeout_s),
+        )
 
     def enrichment_mapping(self) -> tuple[dict[str, str], str]:
         doc = tomllib.loads(Path(self.mapping_file).read_text(encoding="utf-8"))
