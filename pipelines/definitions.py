@@ -7,10 +7,13 @@ from pipelines.defs.automation import ASSET_CHECKS, SCHEDULES, SENSORS
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp import assets as erp_assets
 from pipelines.defs.erp.resources import ErpExportsResource
-from pipelines.defs.jobs import daily_sync, demand_backfill
+from pipelines.defs.jobs import daily_sync, daily_sync_celery, demand_backfill
+from pipelines.defs.ops import OPS_JOBS
 from pipelines.defs.paqtana import assets as paqtana_assets
+from pipelines.defs.paqtana.checks import PAQTANA_CHECKS
 from pipelines.defs.paqtana.resources import PaqtanaResource
 from pipelines.defs.pixee import assets as pixee_assets
+from pipelines.defs.pixee.checks import PIXEE_CHECKS
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm import assets as pxm_assets
 from pipelines.defs.pxm.resources import PxmResource
@@ -18,8 +21,8 @@ from pipelines.defs.sync_mode import SyncModeResource
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([erp_assets, paqtana_assets, pxm_assets, pixee_assets]),
-    asset_checks=ASSET_CHECKS,
-    jobs=[daily_sync, demand_backfill],
+    asset_checks=[*ASSET_CHECKS, *PAQTANA_CHECKS, *PIXEE_CHECKS],
+    jobs=[daily_sync, demand_backfill, daily_sync_celery, *OPS_JOBS],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources={

@@ -43,11 +43,12 @@ class StagingStore:
         date_column: str = "date",
     ) -> list[Path]:
         """Split a frame by day and write every day of start..end, empty days included."""
-        days = frame[date_column].dt.date
+        by_day = dict(iter(frame.groupby(frame[date_column].dt.date, sort=False, observed=True)))
+        empty = frame.iloc[0:0]
         paths = []
         day = start
         while day <= end:
-            paths.append(self.write_day(dataset, day, frame[days == day]))
+            paths.append(self.write_day(dataset, day, by_day.get(day, empty)))
             day += dt.timedelta(days=1)
         return paths
 

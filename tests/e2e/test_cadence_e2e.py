@@ -116,6 +116,9 @@ def test_two_runs_of_the_same_day_at_once_exactly_one_sends(tmp_path, sandbox):
         "PIXEE_API_KEY": "pm_test_sandbox",
     }
     env.pop("PXM_CLIENT_ID", None)
+    # each run's steps in its own process: two runs, not two process trees of steps each
+    in_process = tmp_path / "in_process.yaml"
+    in_process.write_text("execution:\n  config:\n    in_process: {}\n")
     command = [
         sys.executable,
         "-m",
@@ -128,6 +131,8 @@ def test_two_runs_of_the_same_day_at_once_exactly_one_sends(tmp_path, sandbox):
         "daily_sync",
         "--tags",
         json.dumps({"dagster/partition": DAY}),
+        "-c",
+        str(in_process),
     ]
     # the instance's tables are made once, as on a real deployment, before two runs start
     subprocess.run(
@@ -145,7 +150,8 @@ def test_two_runs_of_the_same_day_at_once_exactly_one_sends(tmp_path, sandbox):
         for _ in range(2)
     ]
     outputs = [r.communicate(timeout=280)[0] for r in runs]
-    assert all(r.returncode == 0 for r in runs), outputs
+    failures = [o[-4000:] for r, o in zip(runs, outputs, strict=True) if r.returncode != 0]
+    assert not failures, failures
     writes = [
         (r["method"], r["path"]) for r in sandbox.requests() if r["method"] in ("PUT", "POST")
     ]

@@ -33,7 +33,7 @@ from tests.scale.evidence import (
 )
 
 BROKER = "pyamqp://guest:guest@127.0.0.1:5672//"
-LOCATION = "tests.scale.celery_location"
+LOCATION = "pipelines.definitions"
 CODE_PATH = {"PYTHONPATH": str(ROOT)}  # the test location lives in tests/, not installed
 WORKER_READY_TIMEOUT_S = 90
 WORKER_STOP_TIMEOUT_S = 60

@@ -2,7 +2,8 @@
 
 Every row read ends up in exactly one place: the clean frame, the rejects, or (demand only)
 superseded by a later source for the same day + location + code. `ExtractResult` carries the
-counts that prove it.
+counts that prove it. Files are streamed block by block; demand keeps only the daily totals of
+the requested range, so a one-day partition over a 10M-row history holds one day of totals.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipelines.core.erp.contract import CONTRACTS, DEMAND, FileKind
+from pipelines.core.erp.demand_totals import DemandTotals, empty_demand_frame, epoch_day
 from pipelines.core.erp.drops import complete_drops, history_files, kind_files, require_drop
 from pipelines.core.erp.mapping import ErpMapping, FileDialect
-from pipelines.core.erp.reader import LINE, ExportFileError, read_export_file
-from pipelines.core.erp.validate import (
-    drop_duplicate_keys,
-    empty_rejects,
-    parse_dates,
-    validate_rows,
-)
+from pipelines.core.erp.reader import LINE, ExportFileError, TextBlock, iter_text_blocks
+from pipelines.core.erp.rejects import concat_rejects, empty_rejects
+from pipelines.core.erp.validate import FILE, CheckedBlock, check_block, drop_duplicate_keys
+
+# A history file whose first this-many rows have no readable date is refused as a whole (its
+# rejects would otherwise be held until the end of the file to find the file's first day).
+MAX_UNDATED_ROWS = 1_000_000
+_NO_DAY = np.iinfo(np.int64).min
 
 
 @dataclass
@@ -68,19 +72,24 @@ def extract_snapshot(
     dialect = mapping.dialect(kind)
     cleans, rejects, rows_read = [], [], 0
     for path in files:
-        raw = read_export_file(path, contract, dialect)
-        rows_read += len(raw)
-        checked = validate_rows(raw, contract, dialect, str(path), known_locations)
-        cleans.append(checked.clean.assign(_file=str(path)))
-        rejects.append(checked.rejects)
+        file_cleans = []
+        for block in iter_text_blocks(path, contract, dialect):
+            checked = check_block(block, contract, dialect, str(path), known_locations)
+            rows_read += len(block) + len(block.malformed)
+            file_cleans.append(checked.clean_frame(contract))
+            rejects.append(checked.rejects)
+        clean, dups = drop_duplicate_keys(
+            pd.concat(file_cleans, ignore_index=True), contract, str(path)
+        )
+        rejects.append(dups)
+        cleans.append(clean.assign(**{FILE: str(path)}))
     clean = pd.concat(cleans, ignore_index=True)
-    all_rejects = pd.concat(rejects, ignore_index=True)
     if len(files) > 1:  # the same key in two files of one drop is a duplicate too
-        clean, dups = drop_duplicate_keys(clean, contract, "several files")
-        all_rejects = pd.concat([all_rejects, dups], ignore_index=True)
+        clean, dups = drop_duplicate_keys(clean, contract, "")
+        rejects.append(dups)
     return ExtractResult(
-        clean=clean.drop(columns=[LINE, "_file"]).reset_index(drop=True),
-        rejects=all_rejects,
+        clean=clean.drop(columns=[LINE, FILE]).reset_index(drop=True),
+        rejects=concat_rejects(rejects),
         files=[str(p) for p in files],
         rows_read=rows_read,
         rows_clean_source=len(clean),
@@ -99,7 +108,8 @@ def extract_demand(
     Precedence per day + location + code: a daily drop beats history, a newer drop beats an
     older one; within the winning source, order lines are summed into the daily total.
     A row whose date cannot be read belongs to the drop's day, or for a history file to the
-    earliest day in that file, so it is reported by exactly one partition.
+    earliest day in that file, so it is reported by exactly one partition. The clean frame
+    has `location` and `code` as categoricals.
     """
     dialect = mapping.dialect(FileKind.DEMAND)
     sources: list[tuple[Path, int, dt.date | None]] = [
@@ -109,68 +119,124 @@ def extract_demand(
         sources += [
             (p, drop.day.toordinal(), drop.day) for p in kind_files(drop.path, FileKind.DEMAND)
         ]
-    cleans, rejects, files, rows_read = [], [], [], 0
+    totals = DemandTotals(start, end)
+    rejects: list[pd.DataFrame] = []
+    files, rows_read = [], 0
     for path, priority, drop_day in sources:
-        raw = read_export_file(path, DEMAND, dialect)
-        checked = validate_rows(raw, DEMAND, dialect, str(path), known_locations)
-        clean = checked.clean
-        in_range = clean["date"].dt.date.between(start, end)
-        home_day = drop_day or (clean["date"].min().date() if len(clean) else None)
-        file_rejects = _rejects_in_range(checked.rejects, raw, start, end, home_day, dialect)
-        if not in_range.any() and file_rejects.empty:
-            continue
-        files.append(str(path))
-        rows_read += int(in_range.sum()) + int(
-            file_rejects[["file", "line"]].drop_duplicates().shape[0]
-        )
-        cleans.append(clean.loc[in_range].assign(_priority=priority))
-        rejects.append(file_rejects)
-    if not cleans:
-        empty = pd.DataFrame(
-            {
-                c: pd.Series(dtype=t)
-                for c, t in [
-                    ("date", "datetime64[ns]"),
-                    ("location", object),
-                    ("code", object),
-                    ("quantity", "float64"),
-                ]
-            }
-        )
-        return ExtractResult(clean=empty, rejects=empty_rejects(), files=files)
-    rows = pd.concat(cleans, ignore_index=True)
-    key = list(DEMAND.key)
-    winner = rows.groupby(key, sort=False)["_priority"].transform("max")
-    kept = rows[rows["_priority"] == winner]
-    totals = kept.groupby(key, sort=True, as_index=False)["quantity"].sum()[
-        ["date", "location", "code", "quantity"]
-    ]
+        demand_file = _DemandFile(path, priority, drop_day, totals, known_locations)
+        demand_file.read(dialect)
+        if demand_file.clean_rows or demand_file.rejected_rows:
+            files.append(str(path))
+            rows_read += demand_file.clean_rows + demand_file.rejected_rows
+            rejects += demand_file.rejects
+    clean, clean_rows, superseded = totals.frame() if files else (empty_demand_frame(), 0, 0)
     return ExtractResult(
-        clean=totals,
-        rejects=pd.concat(rejects, ignore_index=True) if rejects else empty_rejects(),
+        clean=clean,
+        rejects=concat_rejects(rejects) if rejects else empty_rejects(),
         files=files,
         rows_read=rows_read,
-        rows_superseded=len(rows) - len(kept),
-        rows_clean_source=len(kept),
+        rows_superseded=superseded,
+        rows_clean_source=clean_rows,
     )
 
 
-def _rejects_in_range(
-    rejects: pd.DataFrame,
-    raw: pd.DataFrame,
-    start: dt.date,
-    end: dt.date,
-    home_day: dt.date | None,
-    dialect: FileDialect,
-) -> pd.DataFrame:
-    """The rejects of one demand file that belong to start..end (see extract_demand)."""
-    if rejects.empty:
-        return rejects
-    by_line = raw.set_index(LINE)["date"].astype(str)
-    dates = parse_dates(
-        by_line.reindex(rejects["line"]).reset_index(drop=True), dialect.date_formats
-    )
-    days = dates.dt.date
-    fallback = home_day is not None and start <= home_day <= end
-    belongs = days.between(start, end) | (dates.isna() & fallback)
-    return rejects[belongs.to_numpy()].reset_index(drop=True)
+class _DemandFile:
+    """One demand file streamed into `totals`: in-range clean rows are added, in-range rejects
+    kept, undated rejects held until the file's home day is known."""
+
+    def __init__(
+        self,
+        path: Path,
+        priority: int,
+        drop_day: dt.date | None,
+        totals: DemandTotals,
+        known_locations: Collection[str] | None,
+    ) -> None:
+        self.path = path
+        self.priority = priority
+        self.drop_day = drop_day
+        self.totals = totals
+        self.known_locations = known_locations
+        self.first = epoch_day(totals.start)
+        self.last = epoch_day(totals.end)
+        self.clean_rows = 0
+        self.rejects: list[pd.DataFrame] = []
+        self.undated: list[pd.DataFrame] = []
+        self.undated_rows = 0
+        self.earliest: int | None = None  # first readable day in the file (history's home day)
+
+    @property
+    def rejected_rows(self) -> int:
+        return sum(len(r) for r in self.rejects)
+
+    def read(self, dialect: FileDialect) -> None:
+        for block in iter_text_blocks(self.path, DEMAND, dialect):
+            checked = check_block(block, DEMAND, dialect, str(self.path), self.known_locations)
+            self._add(block, checked)
+        if self.undated and self.earliest is None:
+            self._refuse_undated(whole_file=True)
+        if self.undated and self.first <= self.earliest <= self.last:
+            self.rejects += self.undated
+        self.undated = []
+
+    def _add(self, block: TextBlock, checked: CheckedBlock) -> None:
+        date = checked.columns["date"]
+        distinct_days = date.values.astype("datetime64[D]").astype(np.int64)
+        day = distinct_days[date.codes]
+        dated = day != _NO_DAY
+        if dated.any():
+            earliest = int(day[dated].min())
+            self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
+        wanted = ~checked.bad & (day >= self.first) & (day <= self.last)
+        count = int(wanted.sum())
+        if count:
+            location, code, quantity = (
+                checked.columns["location"],
+                checked.columns["code"],
+                checked.columns["quantity"],
+            )
+            every = count == len(wanted)
+            pick = slice(None) if every else wanted
+            self.totals.add(
+                self.priority,
+                day[pick],
+                location.codes[pick],
+                location.values,
+                code.codes[pick],
+                code.values,
+                quantity.values[quantity.codes[pick]],
+            )
+            self.clean_rows += count
+        self._sort_rejects(block, checked.rejects, day)
+
+    def _sort_rejects(self, block: TextBlock, rejects: pd.DataFrame, day: np.ndarray) -> None:
+        """Keep rejects dated in range; hold undated ones (malformed rows, unreadable dates)."""
+        if rejects.empty:
+            return
+        lines = rejects["line"].to_numpy()
+        at = np.minimum(np.searchsorted(block.lines, lines), max(len(block.lines) - 1, 0))
+        is_row = (block.lines[at] == lines) if len(block.lines) else np.zeros(len(lines), bool)
+        reject_day = np.where(is_row, day[at] if len(day) else _NO_DAY, _NO_DAY)
+        undated = reject_day == _NO_DAY
+        self.rejects.append(rejects[(reject_day >= self.first) & (reject_day <= self.last)])
+        if not undated.any():
+            return
+        if self.drop_day is not None:  # a drop's undated rows belong to the drop's day
+            if self.first <= epoch_day(self.drop_day) <= self.last:
+                self.rejects.append(rejects[undated])
+            return
+        self.undated.append(rejects[undated])
+        self.undated_rows += int(undated.sum())
+        if self.earliest is None and self.undated_rows >= MAX_UNDATED_ROWS:
+            self._refuse_undated(whole_file=False)
+
+    def _refuse_undated(self, whole_file: bool) -> None:
+        """No row of a history file has a readable date: its rows would belong to no day, so
+        no partition would ever report them. The date format is the likely fault."""
+        sample = pd.concat(self.undated).iloc[0]
+        first = "all" if whole_file else "the first"
+        raise ExportFileError(
+            f"{self.path}: {first} {self.undated_rows} rows have no readable date (e.g. line "
+            f"{sample['line']}: {sample['field']} {sample['value']!r}, {sample['reason']}); "
+            f"check `date_format` for demand in the mapping file"
+        )

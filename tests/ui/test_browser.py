@@ -1,0 +1,239 @@
+"""The Dagster UI in a real browser: what a data engineer sees, and a materialization launched by
+clicking through it.
+
+`dagster-webserver` serves `workspace.yaml` on 127.0.0.1 from a temporary DAGSTER_HOME; Debian's
+chromium (`apt-get install chromium`, never `playwright install`) is driven by Playwright. The
+instance uses the DefaultRunCoordinator, so a run launched from the UI starts at once without a
+daemon (nothing else ticks: no schedule or sensor runs behind the test's back). No vendor
+credential reaches the server; the one run launched, `erp_items` for the sample day, only reads
+the sample ERP drop.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import httpx
+import pytest
+
+from pipelines.definitions import defs
+from tests.conftest import ROOT
+
+DAY = "2026-11-21"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# Tall enough that the expanded graph fits at the zoom where nodes show full names and kinds.
+GRAPH_VIEWPORT = {"width": 1800, "height": 1500}
+VENDOR_ENV = (
+    "PAQTANA_TOKEN",
+    "PAQTANA_ORG",
+    "PIXEE_API_KEY",
+    "PXM_CLIENT_ID",
+    "PXM_CLIENT_SECRET",
+    "PAQTANA_BASE_URL",
+    "PIXEE_BASE_URL",
+    "PXM_BASE_URL",
+)
+SERVER_START_TIMEOUT_S = 90
+RUN_TIMEOUT_S = 90
+INSTANCE_YAML = """\
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: DefaultRunCoordinator
+"""
+LOCATION_QUERY = """{ workspaceOrError { __typename ... on Workspace { locationEntries {
+  name locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+
+
+def find_chromium() -> str:
+    """Debian's chromium, or a clear skip (a fail on CI, where .ci/run installs it)."""
+    for candidate in CHROMIUM_CANDIDATES:
+        found = candidate if os.path.isabs(candidate) else shutil.which(candidate)
+        if found and os.access(found, os.X_OK):
+            return found
+    reason = "no chromium at /usr/bin/chromium or on PATH (apt-get install -y chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; .ci/run installs it on CI")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class DagsterUI:
+    url: str
+    home: Path
+    data_dir: Path
+    log: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_until_served(ui: DagsterUI, server: subprocess.Popen) -> None:
+    """Until the webserver answers and the code location is loaded (or failed to, loudly)."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"dagster-webserver exited ({server.returncode}):\n{ui.log_tail()}")
+        try:
+            answer = httpx.post(f"{ui.url}/graphql", json={"query": LOCATION_QUERY}, timeout=5)
+            entries = answer.json()["data"]["workspaceOrError"]["locationEntries"]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            entries = []
+        loaded = [e["locationOrLoadError"] for e in entries if e["locationOrLoadError"]]
+        errors = [e["message"] for e in loaded if e["__typename"] == "PythonError"]
+        if errors:
+            pytest.fail(f"the code location did not load:\n{errors[0]}")
+        if loaded:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"dagster-webserver not ready in {SERVER_START_TIMEOUT_S} s:\n{ui.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(tmp_path_factory) -> Iterator[DagsterUI]:
+    tmp = tmp_path_factory.mktemp("dagster_ui")
+    home, data_dir = tmp / "dagster_home", tmp / "data"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    ui = DagsterUI(f"http://127.0.0.1:{free_port()}", home, data_dir, tmp / "webserver.log")
+    env = {k: v for k, v in os.environ.items() if k not in VENDOR_ENV}
+    env |= {"DAGSTER_HOME": str(home), "ERP_SYNC_DATA_DIR": str(data_dir)}
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    command = [str(webserver), "-h", "127.0.0.1", "-p", ui.url.rsplit(":", 1)[1]]
+    command += ["-w", str(ROOT / "workspace.yaml")]
+    with ui.log.open("w") as log:
+        server = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_until_served(ui, server)
+        yield ui
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # its own session: the code server goes too
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(dagster_ui) -> Iterator[Any]:
+    chromium = find_chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is a dev dependency: pip install -e '.[dev]'")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, dagster_ui) -> Iterator[Any]:
+    page = browser.new_page(viewport=GRAPH_VIEWPORT, base_url=dagster_ui.url)
+    page.set_default_timeout(30_000)
+    # First visit to a new instance: "Join the Dagster community" covers the page until skipped.
+    page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.click())
+    yield page
+    page.close()
+
+
+def visible_text(page, text: str) -> None:  # noqa: ANN001
+    page.get_by_text(text, exact=True).first.wait_for(state="visible")
+
+
+def test_the_automation_page_shows_the_schedule_and_every_sensor(page):
+    repository = defs.get_repository_def()
+    expected = [s.name for s in repository.schedule_defs] + [s.name for s in repository.sensor_defs]
+    assert {"daily_sync_schedule", "erp_drop_sensor"} <= set(expected)
+
+    page.goto("/overview/automation")
+    for name in expected:
+        visible_text(page, name)
+    page.goto("/jobs")
+    for job in ("daily_sync", "demand_backfill", "pixee_patch_products"):
+        visible_text(page, job)
+
+
+def test_materializing_the_sample_day_of_erp_items_from_the_ui_succeeds(page, dagster_ui):
+    page.goto("/assets/erp_items")
+    page.get_by_role("button", name="Materialize…").click()
+    dialog = page.get_by_role("dialog")
+    partitions = dialog.get_by_placeholder("No matching partitions")
+    partitions.fill(DAY)
+    partitions.press("Enter")
+    dialog.get_by_role("button", name="Launch 1 run").click()
+
+    with dg.DagsterInstance.from_config(str(dagster_ui.home)) as instance:
+        run = wait_for_run(instance, dagster_ui)
+        failures = [
+            e.message
+            for e in instance.all_logs(run.run_id)
+            if e.dagster_event and e.dagster_event.is_failure
+        ]
+        assert run.status == dg.DagsterRunStatus.SUCCESS, failures or dagster_ui.log_tail()
+        assert run.tags["dagster/partition"] == DAY
+        assert run.asset_selection == {dg.AssetKey("erp_items")}
+        event = instance.get_latest_materialization_event(dg.AssetKey("erp_items"))
+        assert event is not None and event.run_id == run.run_id
+        materialization = event.asset_materialization
+        assert materialization.partition == DAY
+        assert materialization.metadata["dagster/row_count"].value > 0
+    assert (dagster_ui.data_dir / "staging" / "erp_items" / f"{DAY}.parquet").is_file()
+
+    page.goto(f"/runs/{run.run_id}")
+    visible_text(page, "Success")
+
+
+def wait_for_run(instance: dg.DagsterInstance, ui: DagsterUI) -> dg.DagsterRun:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": DAY}))
+        if runs and runs[0].is_finished:
+            assert len(runs) == 1, [r.run_id for r in runs]
+            return runs[0]
+        time.sleep(0.5)
+    pytest.fail(f"no finished run for {DAY} after {RUN_TIMEOUT_S} s:\n{ui.log_tail()}")
+
+
+def test_the_asset_graph_names_every_asset_in_its_group(page):
+    specs = list(defs.resolve_all_asset_specs())
+    page.goto("/asset-groups")
+    for group in {spec.group_name for spec in specs}:
+        visible_text(page, group)
+    # Graph alone (no navigation, no group tree), then every group opened: the layout is fitted
+    # again at a zoom where each node shows its full name, checks and kinds.
+    page.get_by_role("button", name="Hide navigation").click()
+    page.locator("button:has([aria-label='panel_show_right'])").last.click()
+    page.locator("button:has([aria-label='settings'])").last.click()
+    page.get_by_role("menuitem", name="Expand all groups").click()
+    page.keyboard.press("Escape")  # close the settings menu before the picture
+    page.get_by_role("menuitem").first.wait_for(state="hidden")
+    for spec in specs:
+        visible_text(page, spec.key.to_user_string())
+    page.wait_for_timeout(1_500)  # statuses and edges arrive after the names
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "asset_graph.png"))
+    assert (ARTIFACTS / "asset_graph.png").stat().st_size > 10_000
