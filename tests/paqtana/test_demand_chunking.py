@@ -14,6 +14,7 @@ from pipelines.core.paqtana.payloads import (
     PayloadTooLargeError,
     WorkspaceMapping,
     build_historical_demand_chunks,
+    build_historical_demand_chunks_bounded,
 )
 
 CAP = 256 * 1024
@@ -172,3 +173,22 @@ def test_nothing_to_send_gives_no_bodies() -> None:
 
     assert result.chunks == []
     assert len(result.rejects) == len(demand)
+
+
+def test_bounded_build_sends_the_same_rows_in_capped_bodies_of_whole_series(demand) -> None:
+    bounded = build_historical_demand_chunks_bounded(
+        demand, WORKSPACES, cap_bytes=CAP, rows_per_build=len(demand) // 4
+    )
+    assert all(len(body) <= CAP for body in bounded.bodies)
+    objects = sent_objects(bounded.bodies)
+    keys = [(obj["location"], obj["code"]) for _, obj in objects]
+    assert len(keys) == len(set(keys)), "a series was split across bodies"
+    pd.testing.assert_frame_equal(sorted_rows(as_rows(objects)), sorted_rows(demand))
+    assert (bounded.values, bounded.series) == (len(demand), len(set(keys)))
+    again = build_historical_demand_chunks_bounded(
+        demand.sample(frac=1, random_state=1).astype({"code": str}),
+        WORKSPACES,
+        cap_bytes=CAP,
+        rows_per_build=len(demand) // 4,
+    )
+    assert [c.sha256 for c in again.chunks] == [c.sha256 for c in bounded.chunks]

@@ -16,7 +16,7 @@ from pipelines.core.outbox import paqtana_responder
 from pipelines.core.paqtana.client import PaqtanaClient
 from pipelines.core.paqtana.payloads import (
     OrgWorkspaces,
-    build_historical_demand_chunks,
+    build_historical_demand_chunks_bounded,
     build_master_inventory,
 )
 from pipelines.defs import load_metadata, settings
@@ -176,7 +176,7 @@ def paqtana_historical_demand(
     label = range_label(first, last)
     demand = erp.staging().read_days("erp_demand", first, last)
     with _client(context, paqtana, sync_mode) as client:
-        built = build_historical_demand_chunks(
+        built = build_historical_demand_chunks_bounded(
             demand,
             erp.locations(),
             paqtana.max_body_bytes,
