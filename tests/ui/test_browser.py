@@ -155,7 +155,11 @@ def page(browser, dagster_ui) -> Iterator[Any]:
     page = browser.new_page(viewport=GRAPH_VIEWPORT, base_url=dagster_ui.url)
     page.set_default_timeout(30_000)
     # First visit to a new instance: "Join the Dagster community" covers the page until skipped.
-    page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.click())
+    # Scoped to that dialog and used once: other dialogs (the launch dialog) have a "Skip" too.
+    community = page.locator(".bp5-dialog, [role=dialog]").filter(has_text="Dagster community")
+    page.add_locator_handler(
+        community.get_by_role("button", name="Skip"), lambda skip: skip.click(), times=1
+    )
     yield page
     page.close()
 
