@@ -15,22 +15,20 @@ import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# The sandbox's own demo credentials: not secrets, they open nothing but the local sandbox.
-SANDBOX_CREDENTIALS = {
-    "PAQTANA_TOKEN": "sandbox-paqtana-token",
-    "PAQTANA_ORG": "demo-org",
-    "PIXEE_API_KEY": "pm_test_sandbox",
-    "PXM_CLIENT_ID": "sandbox-pxm-client",
-    "PXM_CLIENT_SECRET": "sandbox-pxm-secret",
-}
 
 
-def sandbox_environment(sandbox) -> dict[str, str]:  # noqa: ANN001
+def sandbox_environment(sandbox, config) -> dict[str, str]:  # noqa: ANN001
+    """The settings that point the pipeline at the sandbox, with the sandbox's own demo
+    credentials (they open nothing but the local sandbox)."""
     return {
         "PAQTANA_BASE_URL": sandbox.paqtana_url,
+        "PAQTANA_TOKEN": config.paqtana.token,
+        "PAQTANA_ORG": config.paqtana.org,
         "PIXEE_BASE_URL": sandbox.pixee_url,
+        "PIXEE_API_KEY": next(iter(config.pixee.api_keys)),
         "PXM_BASE_URL": sandbox.pxm_url,
-        **SANDBOX_CREDENTIALS,
+        "PXM_CLIENT_ID": config.pxm.client_id,
+        "PXM_CLIENT_SECRET": config.pxm.client_secret,
     }
 
 
@@ -99,7 +97,7 @@ def main() -> None:
     config = SandboxConfig(storage=str(data_dir / "sandbox.db"))
     config.pxm.catalog = PxmCatalog.from_json_file(PROJECT_ROOT / "sample_data/pxm_catalog.json")
     with run_sandbox(config) as sandbox:
-        os.environ.update(sandbox_environment(sandbox))
+        os.environ.update(sandbox_environment(sandbox, config))
         print(f"API sandbox on {sandbox.url} (state in {config.storage})")
         if args.ui:
             subprocess.run(

@@ -8,13 +8,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from pipelines.defs.paqtana.checks import (
-    HISTORICAL_DEMAND,
-    MASTER_INVENTORY,
-    byte_cap_result,
-    materialization_to_check,
-    reject_share_result,
-)
+from pipelines.defs.load_checks import materialization_to_check, reject_share_result
+from pipelines.defs.paqtana.checks import HISTORICAL_DEMAND, MASTER_INVENTORY, byte_cap_result
 from pipelines.defs.partitions import business_days
 from pipelines.defs.pixee.checks import PRODUCTS_SYNC
 

@@ -28,7 +28,7 @@ DAILY_DROPS = 4
 SEED = 20261121
 
 
-def _ean(n: int) -> str:
+def sample_ean(n: int) -> str:
     body = f"376{n:09d}"
     return body + stdnum_ean.calc_check_digit(body)
 
@@ -52,7 +52,7 @@ def _catalog(rng: random.Random) -> tuple[pd.DataFrame, pd.DataFrame]:
         brand = rng.choice(BRANDS)
         products.append(
             {
-                "ean": _ean(i),
+                "ean": sample_ean(i),
                 "name": f"{thing} {brand} {i}",
                 "brand_name": brand,
                 "description": f"<p>{thing} de la marque {brand}, modele {i}.</p>",
@@ -179,7 +179,7 @@ def generate(out_dir: Path, last_day: dt.date = DEFAULT_LAST_DAY, seed: int = SE
                 [
                     {"ean": "3760000000001", "name": "Bad check digit"},
                     {
-                        "ean": _ean(N_ITEMS + 1),
+                        "ean": sample_ean(N_ITEMS + 1),
                         "brand_name": "KIMEX",
                     },  # new and nameless: Pixee refuses
                 ],

@@ -11,7 +11,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from pipelines.core.erp.sample import N_ITEMS, _ean
+from pipelines.core.erp.sample import N_ITEMS, sample_ean
 
 CATEGORIES = ["Audio", "Lighting", "Storage", "Cables", "Mounts"]
 NAMESPACE = uuid.UUID("5b0c3a52-7c1e-4c4e-9d4e-2f5d8c9a1b00")
@@ -34,7 +34,7 @@ def build_catalog() -> dict:
                 "updated_date": "2026-11-01T00:00:00Z",
                 "collection_type": "parent",
                 "attributes": [
-                    {"id": 1, "label": "EAN", "value": _ean(n)},
+                    {"id": 1, "label": "EAN", "value": sample_ean(n)},
                     {"id": 2, "label": "URL Slug", "value": f"produit-{n:05d}"},
                     {"id": 3, "label": "Category Id", "value": category["uuid"]},
                     {"id": 4, "label": "Short Description", "value": f"PXM short text {n}"},

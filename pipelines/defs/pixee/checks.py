@@ -11,7 +11,7 @@ product would otherwise read as 100% refused.
 import dagster as dg
 
 from pipelines.defs.erp.resources import ErpExportsResource
-from pipelines.defs.paqtana.checks import materialization_to_check, reject_share_result
+from pipelines.defs.load_checks import materialization_to_check, reject_share_result
 
 PRODUCTS_SYNC = dg.AssetKey("pixee_products_sync")
 REJECT_SHARE_CHECK = "rejects_share_under_threshold"
