@@ -3,12 +3,9 @@
 import dagster as dg
 from dagster_celery import celery_executor
 
-from pipelines.defs.partitions import business_days
-
 daily_sync = dg.define_asset_job(
     "daily_sync",
     selection=dg.AssetSelection.all(),
-    partitions_def=business_days,
     description="Everything from the ERP drop to the vendor loads for one business day.\n\n"
     "Re-run one day safely: a day already sent is skipped by the cadence guard. To send it again "
     "(say the ERP re-exported it), launch the day's partition from the Launchpad with a reason; "
@@ -28,7 +25,6 @@ daily_sync = dg.define_asset_job(
 demand_backfill = dg.define_asset_job(
     "demand_backfill",
     selection=dg.AssetSelection.assets("erp_demand", "paqtana_historical_demand"),
-    partitions_def=business_days,
     description="Initial load of historical demand over a range of days, as one run (the "
     "vendor's documented exception to the one-send-a-day rule; the same range twice a day is "
     "refused).",

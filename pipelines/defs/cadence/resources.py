@@ -97,7 +97,7 @@ class CadenceGuardResource(dg.ConfigurableResource):
             business_day=last,
             range_label=range_label(first, last),
             kind=self.kind(context, backfill_allowed),
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             payload_hash=payload_hash,
             force_reason=self.reason if self.force else None,
             snapshot=snapshot,

@@ -32,7 +32,7 @@ VENDOR = "paqtana"
 def _client(
     context: dg.AssetExecutionContext, paqtana: PaqtanaResource, mode: SyncModeResource
 ) -> PaqtanaClient:
-    return paqtana.client(mode.transport(context.run_id, VENDOR, paqtana_responder))
+    return paqtana.client(mode.transport(context.run.run_id, VENDOR, paqtana_responder))
 
 
 def _org_workspaces(client: PaqtanaClient, mode: SyncModeResource) -> OrgWorkspaces | None:
@@ -123,7 +123,7 @@ def paqtana_master_inventory(
         if sync_mode.dry_run:
             client.put_master_inventory(inventory.body)
             meta["outbox"] = dg.MetadataValue.path(
-                str(sync_mode.outbox_folder(context.run_id, VENDOR))
+                str(sync_mode.outbox_folder(context.run.run_id, VENDOR))
             )
         else:
             decision = cadence.claim(
@@ -201,7 +201,7 @@ def paqtana_historical_demand(
                 client.post_historical_demand(chunk.body, auto_calculate=i == len(built.chunks) - 1)
             note = "dry-run: written to the outbox, ledger untouched"
             meta["outbox"] = dg.MetadataValue.path(
-                str(sync_mode.outbox_folder(context.run_id, VENDOR))
+                str(sync_mode.outbox_folder(context.run.run_id, VENDOR))
             )
         elif not built.chunks:
             note = cadence.record_noop(

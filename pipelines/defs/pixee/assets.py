@@ -105,13 +105,13 @@ def pixee_products_sync(
     }
     failures: dict[str, str] = {}
     decision, note = None, None
-    with pixee.client(sync_mode.transport(context.run_id, VENDOR, pixee_responder)) as client:
+    with pixee.client(sync_mode.transport(context.run.run_id, VENDOR, pixee_responder)) as client:
         if sync_mode.dry_run:
             for batch in plan.batches():
                 client.batch_upsert(batch)
             note = "dry-run: written to the outbox, ledger and synced state untouched"
             meta["outbox"] = dg.MetadataValue.path(
-                str(sync_mode.outbox_folder(context.run_id, VENDOR))
+                str(sync_mode.outbox_folder(context.run.run_id, VENDOR))
             )
         elif not plan.to_send:
             note = cadence.record_noop(
@@ -159,7 +159,7 @@ def _send_batches(context, client, cadence, decision, plan, synced):  # noqa: AN
                 if exc.status is None or not 400 <= exc.status < 500 or exc.status in NOT_REFUSALS:
                     raise
                 outcome = BatchOutcome.request_failed(batch, str(exc))
-            synced.mark(outcome.accepted, context.run_id)
+            synced.mark(outcome.accepted, context.run.run_id)
             failures |= outcome.failed
             created, updated = created + outcome.created, updated + outcome.updated
             cadence.ledger.record_chunk(
