@@ -185,6 +185,12 @@ def test_bounded_build_sends_the_same_rows_in_capped_bodies_of_whole_series(dema
     assert len(keys) == len(set(keys)), "a series was split across bodies"
     pd.testing.assert_frame_equal(sorted_rows(as_rows(objects)), sorted_rows(demand))
     assert (bounded.values, bounded.series) == (len(demand), len(set(keys)))
+    per_chunk = [sum(1 for i, _ in objects if i == n) for n in range(len(bounded.chunks))]
+    assert per_chunk == [c.series for c in bounded.chunks]
+    # Bodies are filled across groups: only the last one is closed before it is full.
+    for body, following in zip(bounded.bodies, bounded.bodies[1:], strict=False):
+        next_object = orjson.dumps(orjson.loads(following)["data"][0])
+        assert len(body) + 1 + len(next_object) > CAP
     again = build_historical_demand_chunks_bounded(
         demand.sample(frac=1, random_state=1).astype({"code": str}),
         WORKSPACES,

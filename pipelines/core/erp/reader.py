@@ -29,6 +29,7 @@ from pipelines.core.erp.errors import ExportFileError
 from pipelines.core.erp.mapping import FileDialect
 from pipelines.core.erp.rejects import WHOLE_ROW, concat_rejects, empty_rejects, reject_frame
 from pipelines.core.erp.source import Utf8Source
+from pipelines.core.read_ahead import read_ahead
 
 __all__ = [
     "LINE",
@@ -47,6 +48,8 @@ SUFFIXES = (".csv", ".csv.gz", ".xlsx")
 # Arrow parses in blocks of this size and reads ~32 blocks ahead: that, not the file, bounds
 # the reader's memory. A record may be up to about two blocks long.
 PARSE_BLOCK_BYTES = 1 << 20
+# Parsed batches (one per parse block) a worker thread keeps ready while a block is validated.
+READ_AHEAD_BATCHES = 8
 # Text handed to validation at once: large enough that per-block Python work is negligible.
 BLOCK_BYTES = 16 << 20
 _LINE_BREAK = r"\r\n|\r|\n"
@@ -309,7 +312,7 @@ class _CsvBlocks:
             pending: list[pa.RecordBatch] = []
             size = 0
             try:
-                for batch in reader:
+                for batch in read_ahead(iter(reader), READ_AHEAD_BATCHES):
                     pending.append(batch)
                     size += batch.nbytes
                     if size >= self.block_bytes:
@@ -402,8 +405,8 @@ class _CsvBlocks:
         table = pa.Table.from_batches(batches, schema=batches[0].schema) if batches else None
         rows = table.num_rows if table is not None else 0
         spans = np.ones(rows, dtype=np.int64)
-        encoded: dict[int, TextColumn] = {}
         blank: np.ndarray | None = np.ones(rows, dtype=bool) if rows else None
+        encoded: dict[int, TextColumn] = {}
         for i in range(self.width if table is not None else 0):
             column = table.column(i)
             if i in self.layout.values():
@@ -496,7 +499,8 @@ def iter_text_blocks(
         return _xlsx_blocks(path, contract, dialect)
     if suffix not in (".csv", ".csv.gz"):
         raise ExportFileError(f"{path}: unsupported file type; use .csv, .csv.gz or .xlsx")
-    return iter(_CsvBlocks(path, contract, dialect, block_bytes or BLOCK_BYTES))
+    # Blocks are parsed and encoded on a worker thread while the caller checks the one before.
+    return read_ahead(iter(_CsvBlocks(path, contract, dialect, block_bytes or BLOCK_BYTES)), 1)
 
 
 def read_export(path: Path, contract: FileContract, dialect: FileDialect) -> ExportText:

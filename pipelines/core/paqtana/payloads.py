@@ -23,7 +23,9 @@ Assumptions the vendor page does not confirm (each is a named constant below; co
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -94,6 +96,10 @@ _ENVELOPE_TAIL = b"]}"
 _ENVELOPE_BYTES = len(_ENVELOPE_HEAD) + len(_ENVELOPE_TAIL)
 # Integers beyond this lose precision as float64, so they stay floats.
 _MAX_EXACT_INT = 2.0**53
+# A missing demand date among epoch days (int32).
+_NO_DAY = np.iinfo(np.int32).min
+# Rows converted per pass where a whole-column temporary would cost too much memory.
+_ROWS_PER_PASS = 1 << 20
 
 
 class PayloadTooLargeError(ValueError):
@@ -369,75 +375,14 @@ def build_historical_demand_chunks(
     its days sorted, objects ordered by (location, code). A series is only split (by date) when
     it alone exceeds the cap. Vectorised: the JSON text is built by Arrow kernels, so Python
     work is per chunk and per unique location/code, never per row."""
-    if cap_bytes <= _ENVELOPE_BYTES:
-        raise ValueError(f"cap_bytes={cap_bytes} leaves no room for any data")
-    _require_columns(demand, DEMAND.names, "demand")
-    collector = _RejectCollector(demand)
-    loc_rank, locations = _lexical_factorize(demand["location"])
-    code_rank, codes = _lexical_factorize(demand["code"])
-    days = _epoch_days(demand["date"])
-    quantity = demand["quantity"].to_numpy(dtype="float64", na_value=np.nan)
-
-    collector.reject_missing(days == np.iinfo(np.int64).min, "date")
-    collector.reject_missing(loc_rank < 0, "location")
-    collector.reject_missing(code_rank < 0, "code")
-    collector.reject(
-        ~(np.isfinite(quantity) & (quantity >= 0)),
-        "quantity",
-        lambda rows: quantity[rows].astype(str),
-        "quantity must be a finite number >= 0",
-    )
-    ws_codes = _reject_unsendable_locations(
-        collector, loc_rank, locations, workspaces, org_workspaces
-    )
-    rejects = collector.frame()
-
-    keep = collector.remaining
-    series_key = loc_rank[keep].astype(np.int64) * max(len(codes), 1) + code_rank[keep]
-    days = days[keep]
-    order = _series_then_day_order(series_key, days)
-    series_key, days, quantity = series_key[order], days[order], quantity[keep][order]
-    n_rows = len(series_key)
-    if n_rows == 0:
-        return DemandChunks([], rejects, cap_bytes, 0, 0, 0)
-
-    new_series = np.empty(n_rows, dtype=bool)
-    new_series[0] = True
-    np.not_equal(series_key[1:], series_key[:-1], out=new_series[1:])
-    repeated = int((~new_series[1:] & (days[1:] == days[:-1])).sum())
-    if repeated:
-        raise ValueError(
-            f"demand holds {repeated} repeated (date, location, code) rows; "
-            "ingestion must sum them into one daily total first"
-        )
-    series_starts = np.flatnonzero(new_series)
-    # A body is the envelope plus its fragments minus the last fragment's trailing comma.
-    room = cap_bytes - _ENVELOPE_BYTES + 1
-    fragments, fragment_bytes, bounds, split_series = _demand_fragments(
-        series_key[series_starts] // max(len(codes), 1),
-        series_key[series_starts] % max(len(codes), 1),
-        series_starts,
-        days,
-        quantity,
-        [orjson.dumps(str(v)).decode() for v in locations],
-        [orjson.dumps(str(v)).decode() for v in codes],
-        [orjson.dumps(v).decode() if v is not None else "null" for v in ws_codes],
-        room,
-    )
-
-    chunks = _pack(fragments, fragment_bytes, bounds, room)
-    return DemandChunks(
-        chunks,
-        rejects,
-        cap_bytes,
-        series=len(series_starts),
-        values=n_rows,
-        split_series=split_series,
-    )
+    rows = _DemandRows.prepare(demand, workspaces, org_workspaces, cap_bytes)
+    return rows.build([None], cap_bytes)
 
 
-# Rows the builder takes in one call: its working memory follows this, not the whole range.
-DEMAND_ROWS_PER_BUILD = 1_000_000
+# Rows the builder takes in one go: its working memory follows this, not the whole range.
+DEMAND_ROWS_PER_BUILD = 500_000
+# Groups of rows built side by side.
+_BUILD_THREADS = 2
 
 
 def build_historical_demand_chunks_bounded(
@@ -449,37 +394,202 @@ def build_historical_demand_chunks_bounded(
     rows_per_build: int = DEMAND_ROWS_PER_BUILD,
 ) -> DemandChunks:
     """`build_historical_demand_chunks` in bounded memory: whole series are split into groups
-    (by code) of about `rows_per_build` rows and each group is built in turn. Same rules for
-    every body (cap, whole series); a range of 10M daily values builds in well under 1 GB
-    instead of about 1.6 GB, at the price of a few bodies that are not full."""
-    groups = -(-len(demand) // rows_per_build)
+    (by code) of about `rows_per_build` rows and the bodies of each group are built in turn.
+    Same rules for every body (cap, whole series); a range of 10M daily values builds in well
+    under 1 GB instead of about 1.6 GB, at the price of a few bodies that are not full."""
+    rows = _DemandRows.prepare(demand, workspaces, org_workspaces, cap_bytes)
+    groups = -(-len(rows.days) // rows_per_build)
     if groups <= 1:
-        return build_historical_demand_chunks(
-            demand, workspaces, cap_bytes, org_workspaces=org_workspaces
+        return rows.build([None], cap_bytes)
+    # A hash of the code's text, not its position: the same series land in the same group (and
+    # so the same bodies, with the same hashes for a resume) whatever the row order. Hashed
+    # once per distinct code, then taken per row.
+    code_group = (pd.util.hash_array(rows.codes) % np.uint64(groups)).astype(_group_dtype(groups))
+    group = code_group[rows.code_rank]
+    # Rows of each group side by side, in their order: a radix sort of small ints, then views.
+    by_group = np.argsort(group, kind="stable").astype(np.int32 if len(group) < 2**31 else np.int64)
+    ends = np.cumsum(np.bincount(group, minlength=groups))
+    del group
+    return rows.build(np.split(by_group, ends[:-1]), cap_bytes)
+
+
+def _group_dtype(groups: int) -> type:
+    """The narrowest integer type for group numbers (numpy radix-sorts 8 and 16 bit ints)."""
+    return np.int8 if groups < 2**7 else np.int16 if groups < 2**15 else np.int32
+
+
+@dataclass(frozen=True)
+class _JsonTexts:
+    """Distinct values as JSON literals (an Arrow array to take from) and their UTF-8 sizes."""
+
+    texts: pa.Array
+    sizes: np.ndarray
+
+    @classmethod
+    def of(cls, values: Iterable[object]) -> _JsonTexts:
+        # Decoded at once: orjson's bytes carry kilobytes of spare capacity each.
+        texts = pa.array([orjson.dumps(v).decode() for v in values], type=pa.large_string())
+        return cls(texts, pc.binary_length(texts).to_numpy().astype(np.int64))
+
+
+@dataclass(frozen=True)
+class _DemandRows:
+    """The sendable demand rows, checked and encoded once for any number of builds: integer
+    ranks in text order for location and code, epoch days, quantities, and the JSON text of
+    each distinct location, code and workspace."""
+
+    loc_rank: np.ndarray
+    code_rank: np.ndarray
+    days: np.ndarray
+    quantity: np.ndarray
+    codes: np.ndarray  # distinct code texts (object), in rank order
+    loc_json: _JsonTexts
+    code_json: _JsonTexts
+    ws_json: _JsonTexts  # per location rank
+    rejects: pd.DataFrame
+
+    @classmethod
+    def prepare(
+        cls,
+        demand: pd.DataFrame,
+        workspaces: WorkspaceMapping,
+        org_workspaces: OrgWorkspaces | None,
+        cap_bytes: int,
+    ) -> _DemandRows:
+        """Rows that cannot be sent go to `rejects` (first fault wins); the rest are kept."""
+        if cap_bytes <= _ENVELOPE_BYTES:
+            raise ValueError(f"cap_bytes={cap_bytes} leaves no room for any data")
+        _require_columns(demand, DEMAND.names, "demand")
+        collector = _RejectCollector(demand)
+        loc_rank, locations = _lexical_factorize(demand["location"])
+        code_rank, codes = _lexical_factorize(demand["code"])
+        days = _epoch_days(demand["date"])
+        quantity = _float_values(demand["quantity"])
+
+        collector.reject_missing(days == _NO_DAY, "date")
+        collector.reject_missing(loc_rank < 0, "location")
+        collector.reject_missing(code_rank < 0, "code")
+        collector.reject(
+            ~(np.isfinite(quantity) & (quantity >= 0)),
+            "quantity",
+            lambda rows: quantity[rows].astype(str),
+            "quantity must be a finite number >= 0",
         )
-    # a hash of the code value, not its position: the same series land in the same group (and
-    # so the same bodies, with the same hashes for a resume) whatever the row order
-    codes = demand["code"]
-    if isinstance(codes.dtype, pd.CategoricalDtype):  # hash the few categories, not every row
-        by_category = pd.util.hash_array(codes.cat.categories.astype(str).to_numpy(dtype=object))
-        key = by_category[codes.cat.codes.to_numpy()]
-    else:
-        key = pd.util.hash_array(codes.astype(str).to_numpy(dtype=object))
-    group = key % np.uint64(groups)
-    parts = [
-        build_historical_demand_chunks(
-            demand[group == g], workspaces, cap_bytes, org_workspaces=org_workspaces
+        ws_codes = _reject_unsendable_locations(
+            collector, loc_rank, locations, workspaces, org_workspaces
         )
-        for g in range(groups)
-    ]
-    return DemandChunks(
-        chunks=[c for p in parts for c in p.chunks],
-        rejects=pd.concat([p.rejects for p in parts], ignore_index=True),
-        cap_bytes=cap_bytes,
-        series=sum(p.series for p in parts),
-        values=sum(p.values for p in parts),
-        split_series=sum(p.split_series for p in parts),
-    )
+        keep = None if collector.remaining.all() else collector.remaining
+        return cls(
+            loc_rank=_kept(loc_rank, keep),
+            code_rank=_kept(code_rank, keep),
+            days=_kept(days, keep),
+            quantity=_kept(quantity, keep),
+            codes=np.asarray([str(c) for c in codes], dtype=object),
+            loc_json=_JsonTexts.of(str(v) for v in locations),
+            code_json=_JsonTexts.of(str(v) for v in codes),
+            ws_json=_JsonTexts.of(ws_codes),
+            rejects=collector.frame(),
+        )
+
+    def build(self, selections: Iterable[np.ndarray | None], cap_bytes: int) -> DemandChunks:
+        """The bodies of each selection of rows (row positions covering whole series; None:
+        every row), packed in selection order: a body may hold objects of two selections, so
+        bodies stay full however small the selections. Two selections are built at a time
+        (numpy's sorts and Arrow's kernels release the GIL)."""
+        # A body is the envelope plus its objects minus the last object's trailing comma.
+        packer = _BodyPacker(cap_bytes - _ENVELOPE_BYTES + 1)
+        series = values = split_series = 0
+        with ThreadPoolExecutor(max_workers=_BUILD_THREADS) as pool:
+            for built in _in_order(pool, self._objects, selections, cap_bytes):
+                if built is not None:
+                    packer.add(built)
+                    series += built.series
+                    values += built.values
+                    split_series += built.split_series
+        return DemandChunks(packer.finish(), self.rejects, cap_bytes, series, values, split_series)
+
+    def _objects(self, selection: np.ndarray | None, cap_bytes: int) -> _DemandObjects | None:
+        """The JSON objects of the selected rows, or None when no row is selected."""
+        pick = slice(None) if selection is None else selection
+        width = max(len(self.codes), 1)
+        series_key = self.loc_rank[pick].astype(np.int64) * width + self.code_rank[pick]
+        days = self.days[pick]
+        order = _series_then_day_order(series_key, days)
+        series_key, days, quantity = series_key[order], days[order], self.quantity[pick][order]
+        del order
+        n_rows = len(series_key)
+        if n_rows == 0:
+            return None
+        new_series = np.empty(n_rows, dtype=bool)
+        new_series[0] = True
+        np.not_equal(series_key[1:], series_key[:-1], out=new_series[1:])
+        repeated = int((~new_series[1:] & (days[1:] == days[:-1])).sum())
+        if repeated:
+            raise ValueError(
+                f"demand holds {repeated} repeated (date, location, code) rows; "
+                "ingestion must sum them into one daily total first"
+            )
+        series_starts = np.flatnonzero(new_series)
+        del new_series
+        first_keys = series_key[series_starts]
+        return _demand_fragments(
+            first_keys // width,
+            first_keys % width,
+            series_starts,
+            days,
+            quantity,
+            self,
+            cap_bytes - _ENVELOPE_BYTES + 1,
+        )
+
+
+@dataclass(frozen=True)
+class _DemandObjects:
+    """Demand objects as JSON text, each followed by a comma, in one Arrow array; their byte
+    sizes and daily values; the series they come from and how many were split for size."""
+
+    texts: pa.Array
+    sizes: np.ndarray
+    values_per_object: np.ndarray
+    series: int
+    values: int
+    split_series: int
+
+
+def _in_order(
+    pool: ThreadPoolExecutor,
+    build: Callable[[np.ndarray | None, int], _DemandObjects | None],
+    selections: Iterable[np.ndarray | None],
+    cap_bytes: int,
+) -> Iterator[_DemandObjects | None]:
+    """`build` of each selection, in order, at most `_BUILD_THREADS` ahead of the caller (so
+    memory holds that many builds, not all of them)."""
+    running: deque[Future[_DemandObjects | None]] = deque()
+    for selection in selections:
+        running.append(pool.submit(build, selection, cap_bytes))
+        if len(running) > _BUILD_THREADS:
+            yield running.popleft().result()
+    while running:
+        yield running.popleft().result()
+
+
+def _kept(values: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """The kept rows' values (the array itself when every row is kept)."""
+    return values if keep is None else values[keep]
+
+
+def _value_texts(values: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """Per value its JSON text (Arrow's shortest round-trip form, integral values without
+    ".0") and byte size. Few distinct values (daily quantities usually are) are formatted once
+    each and taken, which is about twice as fast as formatting every row."""
+    text = pa.large_string()
+    codes, distinct = pd.factorize(values)
+    if len(distinct) * 4 > len(values):
+        texts = pa.array(values).cast(text)
+        return texts, pc.binary_length(texts).to_numpy().astype(np.int64)
+    distinct_texts = pa.array(distinct).cast(text)
+    sizes = pc.binary_length(distinct_texts).to_numpy().astype(np.int64)
+    return distinct_texts.take(pa.array(codes)), sizes[codes]
 
 
 def _demand_fragments(
@@ -488,40 +598,35 @@ def _demand_fragments(
     series_starts: np.ndarray,
     days: np.ndarray,
     quantity: np.ndarray,
-    loc_json: list[str],
-    code_json: list[str],
-    ws_json: list[str],
+    rows: _DemandRows,
     room: int,
-) -> tuple[pa.Array, np.ndarray, np.ndarray, int]:
-    """The JSON text of every demand object, each followed by a comma, in one Arrow array; its
-    byte sizes; the row bounds of each object; how many series had to be split. Rows are sorted
-    by (series, day); `series_loc` / `series_code` index `loc_json` / `code_json` (and
-    `ws_json`, which is per location) for each series."""
+) -> _DemandObjects:
+    """The JSON text of every demand object (see `_DemandObjects`). Rows are sorted
+    by (series, day); `series_loc` / `series_code` index the JSON texts of `rows` (and its
+    workspaces, which are per location) for each series."""
     n_rows = len(days)
     text = pa.large_string()
     # Format each calendar day once, then take: far cheaper than formatting every row.
     first_day = int(days.min())
     calendar = np.arange(first_day, int(days.max()) + 1, dtype=np.int64).view("datetime64[D]")
-    date_text = pa.array(calendar).cast(text).take(pa.array(days - first_day))
-    # Arrow writes the shortest round-trip form and integral values without ".0".
-    qty_text = pa.array(quantity).cast(text)
+    calendar_text = pa.array(calendar).cast(text)
+    calendar_sizes = pc.binary_length(calendar_text).to_numpy().astype(np.int64)
+    day_index = days - first_day
+    date_text = calendar_text.take(pa.array(day_index))
+    qty_text, qty_sizes = _value_texts(quantity)
     # Each value costs its text plus `","` around a date and `,` after a quantity.
-    row_cost = (
-        pc.binary_length(date_text).to_numpy().astype(np.int64)
-        + pc.binary_length(qty_text).to_numpy().astype(np.int64)
-        + 4
-    )
     cum_cost = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(row_cost, out=cum_cost[1:])
+    np.cumsum(calendar_sizes[day_index] + qty_sizes + 4, out=cum_cost[1:])
+    del qty_sizes, day_index
 
     literals = _demand_literals()
     # Bytes of one fragment (object + trailing comma) outside its values; the last value has
     # no separators, hence -4.
     series_fixed = (
         sum(len(lit.encode()) for lit in literals)
-        + _utf8_lengths(loc_json)[series_loc]
-        + _utf8_lengths(code_json)[series_code]
-        + _utf8_lengths(ws_json)[series_loc]
+        + rows.loc_json.sizes[series_loc]
+        + rows.code_json.sizes[series_code]
+        + rows.ws_json.sizes[series_loc]
         - 4
     )
 
@@ -531,8 +636,8 @@ def _demand_fragments(
     object_series = np.searchsorted(series_starts, object_starts, side="right") - 1
     bounds = np.append(object_starts, n_rows).astype(np.int64)
 
-    def per_object(json_texts: list[str], index: np.ndarray) -> pa.Array:
-        return pa.array(json_texts, type=text).take(pa.array(index[object_series]))
+    def per_object(json_texts: _JsonTexts, index: np.ndarray) -> pa.Array:
+        return json_texts.texts.take(pa.array(index[object_series]))
 
     def joined(values: pa.Array, separator: str) -> pa.Array:
         lists = pa.LargeListArray.from_arrays(pa.array(bounds), values)
@@ -541,11 +646,11 @@ def _demand_fragments(
     lit = [pa.scalar(s, text) for s in literals]
     fragments = pc.binary_join_element_wise(
         lit[0],
-        per_object(loc_json, series_loc),
+        per_object(rows.loc_json, series_loc),
         lit[1],
-        per_object(code_json, series_code),
+        per_object(rows.code_json, series_code),
         lit[2],
-        per_object(ws_json, series_loc),
+        per_object(rows.ws_json, series_loc),
         lit[3],
         joined(date_text, '","'),
         lit[4],
@@ -558,7 +663,9 @@ def _demand_fragments(
     if not np.array_equal(fragment_bytes, expected):
         raise RuntimeError("demand fragment sizes differ from the computed sizes (a bug here)")
 
-    return fragments, fragment_bytes, bounds, split_series
+    return _DemandObjects(
+        fragments, fragment_bytes, np.diff(bounds), len(series_starts), n_rows, split_series
+    )
 
 
 def _series_then_day_order(series_key: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -619,33 +726,60 @@ def _object_starts(
     return starts, len(oversize)
 
 
-def _pack(
-    fragments: pa.Array, fragment_bytes: np.ndarray, bounds: np.ndarray, room: int
-) -> list[DemandChunk]:
-    """Greedy packing in order: each body takes as many whole objects as fit in `room`.
-    Bodies are cut straight out of Arrow's contiguous text buffer (one copy per body)."""
-    cum = np.zeros(len(fragment_bytes) + 1, dtype=np.int64)
-    np.cumsum(fragment_bytes, out=cum[1:])
-    _, offsets_buffer, data_buffer = fragments.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
-        fragments.offset : fragments.offset + len(fragments) + 1
-    ]
-    data = memoryview(data_buffer)
-    chunks: list[DemandChunk] = []
-    first = 0
-    while first < len(fragment_bytes):
-        last = int(np.searchsorted(cum, cum[first] + room, side="right")) - 1
-        body = b"".join((_ENVELOPE_HEAD, data[offsets[first] : offsets[last] - 1], _ENVELOPE_TAIL))
-        chunks.append(
+class _BodyPacker:
+    """Greedy packing in order: each body takes as many whole objects as fit in `room` (the
+    bytes of objects, trailing commas included, one body can hold). Objects are cut straight
+    out of Arrow's contiguous text buffers; a body's bytes are copied once, when it is joined."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.chunks: list[DemandChunk] = []
+        self.parts: list[memoryview] = []  # text of the body being filled
+        self.size = self.series = self.values = 0
+
+    def add(self, objects: _DemandObjects) -> None:
+        texts = objects.texts
+        _, offsets_buffer, data_buffer = texts.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+            texts.offset : texts.offset + len(texts) + 1
+        ]
+        data = memoryview(data_buffer)
+        cum = np.zeros(len(objects.sizes) + 1, dtype=np.int64)
+        np.cumsum(objects.sizes, out=cum[1:])
+        values = np.zeros(len(objects.sizes) + 1, dtype=np.int64)
+        np.cumsum(objects.values_per_object, out=values[1:])
+        first = 0
+        while first < len(objects.sizes):
+            last = int(np.searchsorted(cum, cum[first] + self.room - self.size, "right")) - 1
+            if last == first:  # the next object does not fit: this body is full
+                if not self.parts:
+                    raise RuntimeError("a demand object larger than a body (a bug here)")
+                self._close()
+                continue
+            self.parts.append(data[offsets[first] : offsets[last]])
+            self.size += int(cum[last] - cum[first])
+            self.series += last - first
+            self.values += int(values[last] - values[first])
+            first = last
+
+    def finish(self) -> list[DemandChunk]:
+        if self.parts:
+            self._close()
+        return self.chunks
+
+    def _close(self) -> None:
+        self.parts[-1] = self.parts[-1][:-1]  # the last object's trailing comma
+        body = b"".join((_ENVELOPE_HEAD, *self.parts, _ENVELOPE_TAIL))
+        self.chunks.append(
             DemandChunk(
                 body=body,
-                series=last - first,
-                values=int(bounds[last] - bounds[first]),
+                series=self.series,
+                values=self.values,
                 sha256=hashlib.sha256(body).hexdigest(),
             )
         )
-        first = last
-    return chunks
+        self.parts = []
+        self.size = self.series = self.values = 0
 
 
 # --- Shared helpers -----------------------------------------------------------------------------
@@ -658,37 +792,46 @@ def _require_columns(frame: pd.DataFrame, names: Iterable[str], what: str) -> No
 
 
 def _lexical_factorize(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes whose order is the text order of the values (-1 for missing), plus the
+    """int32 codes whose order is the text order of the values (-1 for missing), plus the
     values. Categoricals are re-ranked: their own category order need not be lexical."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         categories = np.asarray(column.cat.categories.astype(str), dtype=object)
         by_text = np.argsort(categories, kind="stable")
-        rank = np.empty(len(categories), dtype=np.int64)
-        rank[by_text] = np.arange(len(categories))
-        raw = column.cat.codes.to_numpy().astype(np.int64)
-        codes = np.where(raw >= 0, rank[np.where(raw >= 0, raw, 0)], -1)
-        return codes, categories[by_text]
+        # One take per row; the extra last slot maps a missing value's code -1 to -1.
+        rank = np.full(len(categories) + 1, -1, dtype=np.int32)
+        rank[by_text] = np.arange(len(categories), dtype=np.int32)
+        return rank[column.cat.codes.to_numpy()], categories[by_text]
     codes, uniques = pd.factorize(column, sort=True, use_na_sentinel=True)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+    return codes.astype(np.int32), np.asarray(uniques, dtype=object)
+
+
+def _float_values(column: pd.Series) -> np.ndarray:
+    """float64 per row, NaN for missing; the column's own array when it already is one."""
+    if column.dtype == np.float64:
+        return column.to_numpy()
+    return column.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _epoch_days(column: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 per row (int64 min for a missing date). Raises on times of day:
-    truncating them could merge two rows into one day."""
+    """Days since 1970-01-01 per row as int32 (`_NO_DAY` for a missing date), converted a slice
+    at a time so no full-length temporary is made. Raises on times of day: truncating them could
+    merge two rows into one day."""
     if isinstance(column.dtype, pd.DatetimeTZDtype):
         column = column.dt.tz_localize(None)
     if not pd.api.types.is_datetime64_dtype(column.dtype):
         raise TypeError(f"demand 'date' must be datetime64, not {column.dtype}")
     values = column.to_numpy()
-    days = values.astype("datetime64[D]")
-    not_midnight = ~np.isnat(values) & (days != values)
-    if not_midnight.any():
-        raise ValueError(f"{int(not_midnight.sum())} demand dates are not at midnight")
-    return days.view(np.int64)
-
-
-def _utf8_lengths(texts: list[str]) -> np.ndarray:
-    return np.fromiter((len(t.encode()) for t in texts), dtype=np.int64, count=len(texts))
+    days = np.empty(len(values), dtype=np.int32)
+    not_midnight = 0
+    for start in range(0, len(values), _ROWS_PER_PASS):
+        part = values[start : start + _ROWS_PER_PASS]
+        whole = part.astype("datetime64[D]")
+        missing = np.isnat(part)
+        not_midnight += int((~missing & (whole != part)).sum())
+        days[start : start + len(part)] = np.where(missing, _NO_DAY, whole.view(np.int64))
+    if not_midnight:
+        raise ValueError(f"{not_midnight} demand dates are not at midnight")
+    return days
 
 
 class _RejectCollector:
