@@ -20,8 +20,8 @@ FIRST_DAY = dt.date(2025, 11, 22)
 LOCATIONS = [f"WH-{i:02d}" for i in range(20)]
 CODES = [f"SKU-{i:05d}" for i in range(50)]
 LINES_PER_DAY = 102_000  # ~102 order lines per series and day: 37M lines, just over 1 GiB
-# Measured 250-330 MB on the 2-core machine (the file is 1.05 GiB); a reader that held the file
-# or its lines would need several GB.
+# Measured 250-370 MB on the 2-core machine (the file is 1.05 GiB; 32 MB blocks, one parsed ahead
+# on a worker thread); a reader that held the file or its lines would need several GB.
 MAX_PEAK_MB = 600
 
 MEASURE = """

@@ -51,7 +51,7 @@ PARSE_BLOCK_BYTES = 1 << 20
 # Parsed batches (one per parse block) a worker thread keeps ready while a block is validated.
 READ_AHEAD_BATCHES = 8
 # Text handed to validation at once: large enough that per-block Python work is negligible.
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 32 << 20
 _LINE_BREAK = r"\r\n|\r|\n"
 _OTHER_DELIMITERS = (";", ",", "\t", "|")
 _SHOWN_CHARS = 200
