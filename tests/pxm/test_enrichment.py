@@ -4,23 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.core.erp.contract import PRODUCTS, ColumnType
 from pipelines.core.pxm.enrichment import EXAMPLE_MAPPING, enrich_products, gtin_key
+from tests.pixee.conftest import products_frame
 
 MAPPING = dict(EXAMPLE_MAPPING)
-
-
-def products_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
-    """Every PRODUCTS column, text as pandas str, numbers as float64, as ingestion leaves it."""
-    numbers = {c.name for c in PRODUCTS.columns if c.type is ColumnType.NUMBER}
-    columns = {}
-    for name in PRODUCTS.names:
-        values = [row.get(name) for row in rows]
-        if name in numbers:
-            columns[name] = pd.array([np.nan if v is None else v for v in values], dtype="float64")
-        else:
-            columns[name] = pd.array(values, dtype="str")
-    return pd.DataFrame(columns)
 
 
 def pxm(ean: str | None, updated: str = "2026-06-01T00:00:00Z", label: str = "EAN", **attrs):
