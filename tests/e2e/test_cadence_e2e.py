@@ -3,7 +3,6 @@ and two runs of the same day at once."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.paqtana.resources import PaqtanaResource
 from tests.conftest import ROOT
 from tests.e2e.helpers import PAQTANA_CHAIN, materialize, meta
+from tests.reliability.job_process import daily_sync_command
 
 DAY = "2026-11-21"
 RANGE_TAGS = {
@@ -119,21 +119,7 @@ def test_two_runs_of_the_same_day_at_once_exactly_one_sends(tmp_path, sandbox):
     # each run's steps in its own process: two runs, not two process trees of steps each
     in_process = tmp_path / "in_process.yaml"
     in_process.write_text("execution:\n  config:\n    in_process: {}\n")
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "job",
-        "execute",
-        "-m",
-        "pipelines.definitions",
-        "-j",
-        "daily_sync",
-        "--tags",
-        json.dumps({"dagster/partition": DAY}),
-        "-c",
-        str(in_process),
-    ]
+    command = daily_sync_command(DAY, in_process)
     # the instance's tables are made once, as on a real deployment, before two runs start
     subprocess.run(
         [sys.executable, "-m", "dagster", "instance", "migrate"],

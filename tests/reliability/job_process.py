@@ -70,16 +70,9 @@ def job_environment(
     }
 
 
-def start_daily_sync(root: Path, env: dict[str, str], name: str, day: str = DAY) -> JobProcess:
-    """Launch the deployment's command for one day. Steps run in the run's own process (the
-    in_process executor) so that killing that process kills the send it is making."""
-    home = root / "home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    config = root / "in_process.yaml"
-    config.write_text("execution:\n  config:\n    in_process: {}\n")
-    output = root / f"{name}.log"
-    command = [
+def daily_sync_command(day: str, run_config: Path) -> list[str]:
+    """The deployment's command line for one day's daily_sync with a run config file."""
+    return [
         sys.executable,
         "-m",
         "dagster",
@@ -92,8 +85,20 @@ def start_daily_sync(root: Path, env: dict[str, str], name: str, day: str = DAY)
         "--tags",
         json.dumps({"dagster/partition": day}),
         "-c",
-        str(config),
+        str(run_config),
     ]
+
+
+def start_daily_sync(root: Path, env: dict[str, str], name: str, day: str = DAY) -> JobProcess:
+    """Launch the deployment's command for one day. Steps run in the run's own process (the
+    in_process executor) so that killing that process kills the send it is making."""
+    home = root / "home"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    config = root / "in_process.yaml"
+    config.write_text("execution:\n  config:\n    in_process: {}\n")
+    output = root / f"{name}.log"
+    command = daily_sync_command(day, config)
     with output.open("wb") as sink:
         process = subprocess.Popen(
             command,
