@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.core.atomic_file import atomic_path
 from pipelines.core.erp.contract import REJECT_COLUMNS
 
 
@@ -28,10 +29,8 @@ class StagingStore:
 
     def write_day(self, dataset: str, day: dt.date, frame: pd.DataFrame) -> Path:
         path = self.day_path(dataset, day)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(path)  # readers never see half a file
+        with atomic_path(path) as tmp:
+            frame.to_parquet(tmp, index=False)
         return path
 
     def write_days(
@@ -76,6 +75,6 @@ class StagingStore:
         """Always writes the file (header only when nothing was refused), so its absence never
         has to be interpreted."""
         path = self.rejects_path(asset, label)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        rejects.reindex(columns=REJECT_COLUMNS).to_csv(path, index=False)
+        with atomic_path(path) as tmp:
+            rejects.reindex(columns=REJECT_COLUMNS).to_csv(tmp, index=False)
         return path

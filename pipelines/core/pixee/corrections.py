@@ -19,6 +19,7 @@ from typing import Any
 
 from stdnum import ean as stdnum_ean
 
+from pipelines.core.atomic_file import atomic_path
 from pipelines.core.http import VendorError
 from pipelines.core.pixee.client import (
     WRITE_SCOPE,
@@ -234,13 +235,10 @@ class CorrectionsStopped(Exception):
 
 def write_results(path: Path, results: Iterable[Result]) -> Path:
     """The per-EAN outcome file, written whole (tmp + rename) so a reader never sees half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(RESULT_COLUMNS)
         writer.writerows((r.ean, r.status.value, r.message) for r in results)
-    tmp.replace(path)
     return path
 
 

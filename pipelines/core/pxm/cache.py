@@ -17,9 +17,7 @@ file.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from pipelines.core.atomic_file import atomic_path
 from pipelines.core.pxm.client import CatalogRead
 
 SCHEMA_VERSION = 1
@@ -97,55 +96,45 @@ class CatalogCache:
 
 def write_catalog_cache(read: CatalogRead, path: Path) -> Path:
     """Write `read` to `path` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with contextlib.closing(sqlite3.connect(tmp)) as db:
-            db.executescript(_SCHEMA)
-            db.executemany(
-                "INSERT INTO collections VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_collection_row(c) for c in read.collections),
-            )
-            db.executemany(
-                "INSERT INTO categories VALUES (?, ?, ?, ?)",
+    with atomic_path(path) as tmp, contextlib.closing(sqlite3.connect(tmp)) as db:
+        db.executescript(_SCHEMA)
+        db.executemany(
+            "INSERT INTO collections VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (_collection_row(c) for c in read.collections),
+        )
+        db.executemany(
+            "INSERT INTO categories VALUES (?, ?, ?, ?)",
+            (
                 (
-                    (
-                        _scalar(c.get("id")),
-                        _text(c.get("name")),
-                        _scalar(c.get("parent_id")),
-                        _dumps(c),
-                    )
-                    for c in read.categories
-                ),
-            )
-            db.executemany(
-                "INSERT INTO attributes VALUES (?, ?, ?)",
-                (
-                    (_scalar(a.get("id")), _text(a.get("label") or a.get("name")), _dumps(a))
-                    for a in read.attributes
-                ),
-            )
-            db.execute(
-                "INSERT INTO read_meta VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    SCHEMA_VERSION,
-                    read.read_at.isoformat(),
-                    len(read.collections),
-                    len(read.categories),
-                    len(read.attributes),
-                    _dumps(read.pages),
-                    read.token_fetches,
-                    read.duration_s,
-                ),
-            )
-            db.commit()
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+                    _scalar(c.get("id")),
+                    _text(c.get("name")),
+                    _scalar(c.get("parent_id")),
+                    _dumps(c),
+                )
+                for c in read.categories
+            ),
+        )
+        db.executemany(
+            "INSERT INTO attributes VALUES (?, ?, ?)",
+            (
+                (_scalar(a.get("id")), _text(a.get("label") or a.get("name")), _dumps(a))
+                for a in read.attributes
+            ),
+        )
+        db.execute(
+            "INSERT INTO read_meta VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                SCHEMA_VERSION,
+                read.read_at.isoformat(),
+                len(read.collections),
+                len(read.categories),
+                len(read.attributes),
+                _dumps(read.pages),
+                read.token_fetches,
+                read.duration_s,
+            ),
+        )
+        db.commit()
     return path
 
 

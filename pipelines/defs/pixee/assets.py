@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from pipelines.core.atomic_file import atomic_path
 from pipelines.core.cadence.endpoints import PIXEE_DELTA_READ, PIXEE_PRODUCTS_BATCH
 from pipelines.core.cadence.ledger import Operation
 from pipelines.core.http import RETRYABLE_STATUSES, VendorError
@@ -257,7 +258,5 @@ def _merge_into_cache(path: Path, products: list[dict]) -> None:
     if fresh.empty:
         fresh = pd.DataFrame({"ean": pd.Series(dtype=str)})
     fresh = fresh.drop_duplicates("ean", keep="last").astype({"ean": str})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fresh.astype(object).where(fresh.notna(), None).to_parquet(tmp, index=False)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fresh.astype(object).where(fresh.notna(), None).to_parquet(tmp, index=False)
