@@ -15,18 +15,18 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install $(DAGSTER_HOME)/dagster.yaml  ## daily_sync of the latest sample drop against the local sandbox, then a summary
-	$(BIN)/python -m pipelines.demo
+	$(BIN)/python -m erp_sandbox.demo
 
 test: install  ## the whole test suite (what CI runs)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 ui: install $(DAGSTER_HOME)/dagster.yaml  ## the Dagster UI with the sandbox running, schedules and sensors on
-	$(BIN)/python -m pipelines.demo --ui
+	$(BIN)/python -m erp_sandbox.demo --ui
 
 sample: install  ## regenerate the sample ERP exports (deterministic)
-	$(BIN)/python -m pipelines.core.erp.sample
-	$(BIN)/python -m pipelines.core.pxm.sample
+	$(BIN)/python -m erp_sandbox.samples.erp_exports
+	$(BIN)/python -m erp_sandbox.samples.pxm_catalog
 
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)

@@ -6,7 +6,7 @@ naive baseline, plus the Pixee catalog diff. Not a test: it prints figures (see 
 Each measurement runs in its own Python process, so each peak RSS is that path's own:
 
 - project:  `extract_demand` over the history file (streamed, validated, summed per day), then
-            `build_historical_demand_chunks_bounded` (every body within the 32 MB cap), as the two
+            `build_historical_demand_chunks` (every body within the 32 MB cap), as the two
             assets run them;
 - baseline: what one writes without the project: `pd.read_csv`, a loop over groupby groups
             building one dict per series, `json.dumps`, bodies cut by size;
@@ -107,11 +107,9 @@ def demand_file(rows: int) -> Path:
 def measure_project(path: Path) -> dict:
     from pipelines.core.erp.extract import extract_demand
     from pipelines.core.erp.mapping import load_mapping
-    from pipelines.core.paqtana.payloads import (
-        DEFAULT_BODY_CAP_BYTES,
-        WorkspaceMapping,
-        build_historical_demand_chunks_bounded,
-    )
+    from pipelines.core.locations import WorkspaceMapping
+    from pipelines.core.paqtana.contract import DEFAULT_BODY_CAP_BYTES
+    from pipelines.core.paqtana.demand import build_historical_demand_chunks
 
     workspaces = WorkspaceMapping(default=WORKSPACE)
     with tempfile.TemporaryDirectory() as exports:
@@ -123,7 +121,7 @@ def measure_project(path: Path) -> dict:
     extract_seconds = time.perf_counter() - started
     extract_peak = peak_mb()
     # what the paqtana_historical_demand asset runs
-    bodies = build_historical_demand_chunks_bounded(extracted.clean, workspaces).bodies
+    bodies = build_historical_demand_chunks(extracted.clean, workspaces).bodies
     seconds = time.perf_counter() - started
     assert max(map(len, bodies)) <= DEFAULT_BODY_CAP_BYTES
     return {

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.core.atomic_file import atomic_path
-from pipelines.core.erp.contract import REJECT_COLUMNS
+from pipelines.core.rejects import REJECT_COLUMNS
 
 
 class StagingMissingError(FileNotFoundError):

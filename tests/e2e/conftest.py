@@ -6,13 +6,13 @@ import dagster as dg
 import pytest
 import stamina
 
+from erp_sandbox import run_sandbox
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.paqtana.resources import PaqtanaResource
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.sync_mode import SyncModeResource
-from pipelines.sandbox import run_sandbox
 from tests.conftest import CANONICAL_MAPPING, LOCATIONS, SAMPLE_EXPORTS
 
 DAY = "2026-11-21"

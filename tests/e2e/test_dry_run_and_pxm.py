@@ -8,12 +8,12 @@ import json
 import dagster as dg
 import pytest
 
+from erp_sandbox import PxmCatalog, SandboxConfig, run_sandbox
 from pipelines.defs.jobs import daily_sync
 from pipelines.defs.paqtana.resources import PaqtanaResource
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.sync_mode import SyncModeResource
-from pipelines.sandbox import PxmCatalog, SandboxConfig, run_sandbox
 from tests.conftest import ROOT
 from tests.e2e.conftest import base_resources, sandbox_resources
 from tests.e2e.helpers import PIXEE_CHAIN, materialize, meta

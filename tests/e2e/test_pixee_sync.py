@@ -6,10 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from erp_sandbox import PixeeConfig, SandboxConfig, run_sandbox
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm.resources import PxmResource
-from pipelines.sandbox import PixeeConfig, SandboxConfig, run_sandbox
 from tests.conftest import CANONICAL_MAPPING, LOCATIONS
 from tests.e2e.helpers import PIXEE_CHAIN, ean, materialize, meta, write_drop
 

@@ -10,11 +10,11 @@ import dagster as dg
 import pytest
 import yaml
 
+from erp_sandbox import PixeeConfig, SandboxConfig, run_sandbox
 from pipelines.core.pixee.client import PixeeClient
 from pipelines.defs.ops.pixee_patch_products import LAUNCHPAD_EXAMPLE, OP_NAME, pixee_patch_products
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.sync_mode import SyncModeResource
-from pipelines.sandbox import PixeeConfig, SandboxConfig, run_sandbox
 from tests.e2e.conftest import base_resources
 from tests.e2e.helpers import ean
 

@@ -10,7 +10,7 @@ from pytest_httpx import HTTPXMock
 
 from pipelines.core.http import RetryPolicy, VendorError
 from pipelines.core.paqtana.client import DEFAULT_TIMEOUT, PaqtanaAuthError, PaqtanaClient
-from pipelines.core.paqtana.payloads import PayloadTooLargeError
+from pipelines.core.paqtana.contract import PayloadTooLargeError
 
 BASE = "https://api.paqtana.test"
 ORG = "demo-org"

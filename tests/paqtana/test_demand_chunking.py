@@ -10,12 +10,9 @@ import orjson
 import pandas as pd
 import pytest
 
-from pipelines.core.paqtana.payloads import (
-    PayloadTooLargeError,
-    WorkspaceMapping,
-    build_historical_demand_chunks,
-    build_historical_demand_chunks_bounded,
-)
+from pipelines.core.locations import WorkspaceMapping
+from pipelines.core.paqtana.contract import PayloadTooLargeError
+from pipelines.core.paqtana.demand import build_historical_demand_chunks
 
 CAP = 256 * 1024
 WORKSPACES = WorkspaceMapping({"LOC-07": "WS-SEVEN"}, default="WS-DEFAULT")
@@ -175,8 +172,8 @@ def test_nothing_to_send_gives_no_bodies() -> None:
     assert len(result.rejects) == len(demand)
 
 
-def test_bounded_build_sends_the_same_rows_in_capped_bodies_of_whole_series(demand) -> None:
-    bounded = build_historical_demand_chunks_bounded(
+def test_build_in_groups_sends_the_same_rows_in_capped_bodies_of_whole_series(demand) -> None:
+    bounded = build_historical_demand_chunks(
         demand, WORKSPACES, cap_bytes=CAP, rows_per_build=len(demand) // 4
     )
     assert all(len(body) <= CAP for body in bounded.bodies)
@@ -191,7 +188,7 @@ def test_bounded_build_sends_the_same_rows_in_capped_bodies_of_whole_series(dema
     for body, following in zip(bounded.bodies, bounded.bodies[1:], strict=False):
         next_object = orjson.dumps(orjson.loads(following)["data"][0])
         assert len(body) + 1 + len(next_object) > CAP
-    again = build_historical_demand_chunks_bounded(
+    again = build_historical_demand_chunks(
         demand.sample(frac=1, random_state=1).astype({"code": str}),
         WORKSPACES,
         cap_bytes=CAP,

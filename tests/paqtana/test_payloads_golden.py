@@ -9,16 +9,13 @@ import orjson
 import pandas as pd
 import pytest
 
-from pipelines.core.erp.contract import ITEMS, REJECT_COLUMNS
-from pipelines.core.paqtana.payloads import (
-    EmptyPayloadError,
-    OrgWorkspaces,
-    PayloadTooLargeError,
-    WorkspaceMapping,
-    build_historical_demand_chunks,
-    build_master_inventory,
-    filter_unknown_workspaces,
-)
+from pipelines.core.erp.contract import ITEMS
+from pipelines.core.locations import WorkspaceMapping
+from pipelines.core.paqtana.contract import EmptyPayloadError, PayloadTooLargeError
+from pipelines.core.paqtana.demand import build_historical_demand_chunks
+from pipelines.core.paqtana.inventory import build_master_inventory
+from pipelines.core.paqtana.workspaces import OrgWorkspaces
+from pipelines.core.rejects import REJECT_COLUMNS
 
 NAN = np.nan
 WORKSPACES = WorkspaceMapping({"L1": "WS-NORTH"}, default="WS-MAIN")
@@ -164,18 +161,6 @@ def test_demand_rows_of_a_workspace_missing_from_the_org_are_rejected() -> None:
         "workspaceCode 'WS-MAIN' does not exist in org 'demo-org'"
     }
     assert result.rejects["file"].tolist() == [""] * 8
-
-
-def test_filter_unknown_workspaces_keeps_only_sendable_rows() -> None:
-    demand = demand_frame()
-    org = OrgWorkspaces("demo-org", frozenset({"WS-MAIN"}))
-
-    kept, rejects = filter_unknown_workspaces(demand, WORKSPACES, org)
-
-    assert set(kept["location"]) == {"L2"}
-    assert len(kept) + len(rejects) == len(demand)
-    assert list(rejects.columns) == REJECT_COLUMNS
-    assert set(rejects["reason"]) == {"workspaceCode 'WS-NORTH' does not exist in org 'demo-org'"}
 
 
 def test_non_finite_quantity_is_rejected_not_sent_as_null() -> None:

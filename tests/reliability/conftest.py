@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from pipelines.sandbox import run_sandbox
+from erp_sandbox import run_sandbox
 from tests.e2e.conftest import no_retry_sleeps  # noqa: F401 (autouse fixture reused)
 from tests.reliability.figures import Figures, audit, cadence_violations, pixee_rejects
 from tests.reliability.harness import failure_messages, resources, run_daily_sync, sandbox_config

@@ -9,14 +9,14 @@ from typing import Any
 
 import dagster as dg
 
+from erp_sandbox import PaqtanaConfig, PixeeConfig, PxmConfig, SandboxConfig
+from erp_sandbox.config import PIXEE_READ_SCOPE, PIXEE_WRITE_SCOPE
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.jobs import daily_sync
 from pipelines.defs.paqtana.resources import PaqtanaResource
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.sync_mode import SyncModeResource
-from pipelines.sandbox import PaqtanaConfig, PixeeConfig, PxmConfig, SandboxConfig
-from pipelines.sandbox.config import PIXEE_READ_SCOPE, PIXEE_WRITE_SCOPE
 from tests.conftest import CANONICAL_MAPPING, LOCATIONS
 from tests.e2e.conftest import base_resources
 from tests.e2e.helpers import ean, write_drop

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from pipelines.sandbox import ManualClock, Sandbox, SandboxConfig, run_sandbox
+from erp_sandbox import ManualClock, Sandbox, SandboxConfig, run_sandbox
 
 START = 1_781_863_200.0  # 2026-06-19T10:00:00Z
 PAQTANA_TOKEN = "sandbox-paqtana-token"

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from pipelines.sandbox import FaultRule, Sandbox, SandboxConfig, run_sandbox
+from erp_sandbox import FaultRule, Sandbox, SandboxConfig, run_sandbox
 
 from .conftest import PAQTANA_TOKEN
 

@@ -8,7 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from pipelines.sandbox import PaqtanaConfig, Sandbox, SandboxConfig, run_sandbox
+from erp_sandbox import PaqtanaConfig, Sandbox, SandboxConfig, run_sandbox
 
 from .conftest import PAQTANA_TOKEN
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from pipelines.sandbox import ManualClock, PixeeConfig, Sandbox, SandboxConfig, run_sandbox
+from erp_sandbox import ManualClock, PixeeConfig, Sandbox, SandboxConfig, run_sandbox
 
 from .conftest import PIXEE_KEY, START
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipelines.sandbox import (
+from erp_sandbox import (
     ManualClock,
     PxmCatalog,
     PxmConfig,

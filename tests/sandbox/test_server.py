@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from pipelines.sandbox import HOST, SandboxConfig, run_sandbox
+from erp_sandbox import HOST, SandboxConfig, run_sandbox
 
 from .conftest import PAQTANA_TOKEN, PIXEE_KEY
 
@@ -91,7 +91,7 @@ def test_cli_serves_on_the_given_port_and_prints_the_base_urls(tmp_path: Path) -
         port = probe.getsockname()[1]
     db = tmp_path / "cli.sqlite"
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.sandbox", "--port", str(port), "--db", str(db)],
+        [sys.executable, "-m", "erp_sandbox", "--port", str(port), "--db", str(db)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -24,8 +24,8 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from erp_sandbox import Sandbox, run_sandbox
 from pipelines.core.state_db import postgres_driver_url
-from pipelines.sandbox import Sandbox, run_sandbox
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"

@@ -8,10 +8,10 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
+from erp_sandbox import Sandbox
 from pipelines.core.cadence.ledger import syncs
 from pipelines.core.pixee.synced_state import synced_products
 from pipelines.definitions import defs
-from pipelines.sandbox import Sandbox
 
 TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 STEP_END = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}

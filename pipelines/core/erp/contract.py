@@ -116,6 +116,3 @@ PRODUCTS = FileContract(
 )
 
 CONTRACTS: dict[FileKind, FileContract] = {c.kind: c for c in (ITEMS, DEMAND, PRODUCTS)}
-
-# Columns every rejects file carries, in this order.
-REJECT_COLUMNS = ["file", "line", "field", "value", "reason"]

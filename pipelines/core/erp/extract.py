@@ -21,8 +21,8 @@ from pipelines.core.erp.demand_totals import DemandTotals, empty_demand_frame, e
 from pipelines.core.erp.drops import complete_drops, history_files, kind_files, require_drop
 from pipelines.core.erp.mapping import ErpMapping, FileDialect
 from pipelines.core.erp.reader import LINE, ExportFileError, TextBlock, iter_text_blocks
-from pipelines.core.erp.rejects import concat_rejects, empty_rejects
 from pipelines.core.erp.validate import FILE, CheckedBlock, check_block, drop_duplicate_keys
+from pipelines.core.rejects import concat_rejects, empty_rejects
 
 # A history file whose first this-many rows have no readable date is refused as a whole (its
 # rejects would otherwise be held until the end of the file to find the file's first day).

@@ -89,4 +89,3 @@ def load_mapping(path: str | Path) -> ErpMapping:
     return ErpMapping(name=doc.get("name", path.stem), dialects=dialects, source=str(path))
 
 
-CANONICAL = ErpMapping(name="canonical", dialects={kind: FileDialect() for kind in FileKind})

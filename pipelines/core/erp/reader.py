@@ -27,9 +27,9 @@ import pyarrow.csv as pa_csv
 from pipelines.core.erp.contract import FileContract
 from pipelines.core.erp.errors import ExportFileError
 from pipelines.core.erp.mapping import FileDialect
-from pipelines.core.erp.rejects import WHOLE_ROW, concat_rejects, empty_rejects, reject_frame
 from pipelines.core.erp.source import Utf8Source
 from pipelines.core.read_ahead import read_ahead
+from pipelines.core.rejects import WHOLE_ROW, concat_rejects, empty_rejects, reject_frame
 
 __all__ = [
     "LINE",

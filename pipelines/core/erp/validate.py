@@ -18,7 +18,7 @@ from stdnum import ean as stdnum_ean
 from pipelines.core.erp.contract import Column, ColumnType, FileContract
 from pipelines.core.erp.mapping import FileDialect
 from pipelines.core.erp.reader import LINE, TextBlock, TextColumn
-from pipelines.core.erp.rejects import concat_rejects, empty_rejects, reject_frame
+from pipelines.core.rejects import concat_rejects, empty_rejects, reject_frame
 
 __all__ = [
     "CheckedBlock",

@@ -14,7 +14,7 @@ import httpx
 import orjson
 
 from pipelines.core.http import RetryPolicy, VendorClient, VendorError, VendorTransport
-from pipelines.core.paqtana.payloads import (
+from pipelines.core.paqtana.contract import (
     AUTO_CALCULATE_PARAM,
     DEFAULT_BODY_CAP_BYTES,
     DEMAND_METHOD,

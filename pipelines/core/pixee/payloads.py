@@ -45,9 +45,6 @@ WRITABLE_FIELDS: tuple[str, ...] = (
     "url_slug",
 )
 
-# Vendor page: the values `status` accepts. Not enforced here (ingestion owns validation); kept for
-# asset checks that want to block a batch the vendor would reject item by item.
-STATUS_VALUES = frozenset({"active", "inactive", "archived"})
 
 # Contract columns sent to Pixee, in contract order (which fixes each product's key order). The
 # contract's product columns carry Pixee's field names, so no renaming happens.

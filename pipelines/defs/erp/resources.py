@@ -7,8 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.core.erp.mapping import ErpMapping, load_mapping
-from pipelines.core.locations import load_locations
-from pipelines.core.paqtana.payloads import WorkspaceMapping
+from pipelines.core.locations import WorkspaceMapping, load_locations
 from pipelines.core.staging import StagingStore
 from pipelines.defs import settings
 

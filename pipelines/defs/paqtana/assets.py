@@ -14,11 +14,9 @@ from pipelines.core.cadence.ledger import Decision, Operation
 from pipelines.core.http import VendorError
 from pipelines.core.outbox import paqtana_responder
 from pipelines.core.paqtana.client import PaqtanaClient
-from pipelines.core.paqtana.payloads import (
-    OrgWorkspaces,
-    build_historical_demand_chunks_bounded,
-    build_master_inventory,
-)
+from pipelines.core.paqtana.demand import build_historical_demand_chunks
+from pipelines.core.paqtana.inventory import build_master_inventory
+from pipelines.core.paqtana.workspaces import OrgWorkspaces
 from pipelines.defs import load_metadata, settings
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp.resources import ErpExportsResource
@@ -176,7 +174,7 @@ def paqtana_historical_demand(
     label = range_label(first, last)
     demand = erp.staging().read_days("erp_demand", first, last)
     with _client(context, paqtana, sync_mode) as client:
-        built = build_historical_demand_chunks_bounded(
+        built = build_historical_demand_chunks(
             demand,
             erp.locations(),
             paqtana.max_body_bytes,

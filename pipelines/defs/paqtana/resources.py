@@ -4,7 +4,7 @@ import dagster as dg
 import httpx
 
 from pipelines.core.paqtana.client import DEFAULT_TIMEOUT, PaqtanaClient
-from pipelines.core.paqtana.payloads import DEFAULT_BODY_CAP_BYTES
+from pipelines.core.paqtana.contract import DEFAULT_BODY_CAP_BYTES
 from pipelines.defs import settings
 
 

@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pipelines.sandbox.clock import Clock
-from pipelines.sandbox.config import PxmConfig
-from pipelines.sandbox.wire import Answer, JsonBodyError, parse_json
+from erp_sandbox.clock import Clock
+from erp_sandbox.config import PxmConfig
+from erp_sandbox.wire import Answer, JsonBodyError, parse_json
 
 PATH_PREFIX = "/v2.1/"
 READ_ENDPOINTS = {

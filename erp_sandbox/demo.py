@@ -90,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     if "DAGSTER_HOME" not in os.environ:
         sys.exit("set DAGSTER_HOME (the Makefile does): the cadence ledger lives in the instance")
-    from pipelines.sandbox import PxmCatalog, SandboxConfig, run_sandbox
+    from erp_sandbox import PxmCatalog, SandboxConfig, run_sandbox
 
     data_dir = PROJECT_ROOT / ".erp_sync"
     data_dir.mkdir(exist_ok=True)

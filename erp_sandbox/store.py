@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from pipelines.sandbox.clock import iso_z_ms
+from erp_sandbox.clock import iso_z_ms
 
 # (workspaceCode, {ISO day: quantity}) for one location + code.
 DemandSeries = tuple[str, dict[str, float]]

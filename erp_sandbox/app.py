@@ -12,13 +12,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pipelines.sandbox import control, paqtana, pixee, pxm
-from pipelines.sandbox.clock import Clock, system_clock
-from pipelines.sandbox.config import SandboxConfig
-from pipelines.sandbox.faults import FaultBook, FaultRule
-from pipelines.sandbox.gateway import ErrorShape, Gateway, vendor_of
-from pipelines.sandbox.store import SandboxStore
-from pipelines.sandbox.wire import Answer
+from erp_sandbox import control, paqtana, pixee, pxm
+from erp_sandbox.clock import Clock, system_clock
+from erp_sandbox.config import SandboxConfig
+from erp_sandbox.faults import FaultBook, FaultRule
+from erp_sandbox.gateway import ErrorShape, Gateway, vendor_of
+from erp_sandbox.store import SandboxStore
+from erp_sandbox.wire import Answer
 
 
 class Sandbox:

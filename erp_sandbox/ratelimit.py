@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pipelines.sandbox.clock import Clock
+from erp_sandbox.clock import Clock
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pipelines.sandbox.clock import Clock, iso_z, parse_iso_datetime
-from pipelines.sandbox.config import PIXEE_READ_SCOPE, PIXEE_WRITE_SCOPE, PixeeConfig
-from pipelines.sandbox.faults import FaultRule
-from pipelines.sandbox.ratelimit import SlidingWindowLimiter
-from pipelines.sandbox.store import SandboxStore
-from pipelines.sandbox.wire import Answer, JsonBodyError, is_number, parse_json
+from erp_sandbox.clock import Clock, iso_z, parse_iso_datetime
+from erp_sandbox.config import PIXEE_READ_SCOPE, PIXEE_WRITE_SCOPE, PixeeConfig
+from erp_sandbox.faults import FaultRule
+from erp_sandbox.ratelimit import SlidingWindowLimiter
+from erp_sandbox.store import SandboxStore
+from erp_sandbox.wire import Answer, JsonBodyError, is_number, parse_json
 
 PATH_PREFIX = "/api/v1/ext"
 MAX_BATCH = 500

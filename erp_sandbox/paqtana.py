@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pipelines.sandbox.clock import Clock
-from pipelines.sandbox.config import PaqtanaConfig
-from pipelines.sandbox.store import DemandSeries, SandboxStore
-from pipelines.sandbox.wire import Answer, JsonBodyError, is_number, parse_json
+from erp_sandbox.clock import Clock
+from erp_sandbox.config import PaqtanaConfig
+from erp_sandbox.store import DemandSeries, SandboxStore
+from erp_sandbox.wire import Answer, JsonBodyError, is_number, parse_json
 
 PATH_PREFIX = "/v2/org/"
 # The one place that names the demand write method (the vendor page says POST; an integrator

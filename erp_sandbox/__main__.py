@@ -1,4 +1,4 @@
-"""`python -m pipelines.sandbox --port 8765 [--db PATH] [--pxm-catalog JSON] [--faults JSON]`:
+"""`python -m erp_sandbox --port 8765 [--db PATH] [--pxm-catalog JSON] [--faults JSON]`:
 serve the three vendor imitations on 127.0.0.1 until interrupted."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import argparse
 import json
 from pathlib import Path
 
-from pipelines.sandbox.app import Sandbox
-from pipelines.sandbox.config import PxmCatalog, PxmConfig, SandboxConfig
-from pipelines.sandbox.control import parse_fault_rules
-from pipelines.sandbox.server import serve_forever
+from erp_sandbox.app import Sandbox
+from erp_sandbox.config import PxmCatalog, PxmConfig, SandboxConfig
+from erp_sandbox.control import parse_fault_rules
+from erp_sandbox.server import serve_forever
 
 
 def build_config(args: argparse.Namespace) -> SandboxConfig:
@@ -30,11 +30,11 @@ def announce(sandbox: Sandbox) -> None:
     print(f"  PXM base URL:     {sandbox.pxm_url}", flush=True)
     print(f"  control:          {sandbox.url}/_sandbox/requests", flush=True)
     print(f"  state:            {config.storage}", flush=True)
-    print("  credentials:      SandboxConfig defaults (pipelines/sandbox/config.py)", flush=True)
+    print("  credentials:      SandboxConfig defaults (erp_sandbox/config.py)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m erp_sandbox", description=__doc__)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument(
         "--db", default=":memory:", help="SQLite file that keeps state across restarts"

@@ -1,7 +1,7 @@
 """A deterministic PXM catalog for the sandbox, matching the sample ERP products by EAN, so the
 demo shows enrichment: PXM fills url_slug and category_id, which the sample ERP leaves empty.
 
-`python -m pipelines.core.pxm.sample [OUT_JSON]`
+`python -m erp_sandbox.samples.pxm_catalog [OUT_JSON]`
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from pipelines.core.erp.sample import N_ITEMS, sample_ean
+from erp_sandbox.samples.erp_exports import N_ITEMS, sample_ean
 
 CATEGORIES = ["Audio", "Lighting", "Storage", "Cables", "Mounts"]
 NAMESPACE = uuid.UUID("5b0c3a52-7c1e-4c4e-9d4e-2f5d8c9a1b00")

@@ -7,9 +7,9 @@ credential-less demo. Pure Python (Starlette + uvicorn + SQLite); no Dagster.
         sandbox.historical_demand()
 """
 
-from pipelines.sandbox.app import Sandbox
-from pipelines.sandbox.clock import Clock, ManualClock
-from pipelines.sandbox.config import (
+from erp_sandbox.app import Sandbox
+from erp_sandbox.clock import Clock, ManualClock
+from erp_sandbox.config import (
     PaqtanaConfig,
     PixeeConfig,
     PxmCatalog,
@@ -17,8 +17,8 @@ from pipelines.sandbox.config import (
     SandboxConfig,
     default_pxm_catalog,
 )
-from pipelines.sandbox.faults import FaultRule
-from pipelines.sandbox.server import HOST, run_sandbox, serve_forever
+from erp_sandbox.faults import FaultRule
+from erp_sandbox.server import HOST, run_sandbox, serve_forever
 
 __all__ = [
     "HOST",

@@ -15,11 +15,11 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pipelines.sandbox import paqtana, pixee, pxm
-from pipelines.sandbox.clock import Clock
-from pipelines.sandbox.faults import PASS_THROUGH_KINDS, FaultBook, FaultRule
-from pipelines.sandbox.store import SandboxStore
-from pipelines.sandbox.wire import Answer
+from erp_sandbox import paqtana, pixee, pxm
+from erp_sandbox.clock import Clock
+from erp_sandbox.faults import PASS_THROUGH_KINDS, FaultBook, FaultRule
+from erp_sandbox.store import SandboxStore
+from erp_sandbox.wire import Answer
 
 CONTROL_PREFIX = "/_sandbox"
 # What a malformed answer carries: an HTML error page from a proxy, the usual non-JSON 200.

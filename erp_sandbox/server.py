@@ -11,9 +11,9 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from pipelines.sandbox.app import Sandbox
-from pipelines.sandbox.clock import Clock, system_clock
-from pipelines.sandbox.config import SandboxConfig
+from erp_sandbox.app import Sandbox
+from erp_sandbox.clock import Clock, system_clock
+from erp_sandbox.config import SandboxConfig
 
 # The only address the sandbox ever binds: it has no auth on /_sandbox/.
 HOST = "127.0.0.1"

@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pipelines.sandbox.faults import VENDORS, FaultRule
-from pipelines.sandbox.wire import JsonBodyError, json_response, parse_json
+from erp_sandbox.faults import VENDORS, FaultRule
+from erp_sandbox.wire import JsonBodyError, json_response, parse_json
 
 if TYPE_CHECKING:
-    from pipelines.sandbox.app import Sandbox
+    from erp_sandbox.app import Sandbox
 
 
 def parse_fault_rules(payload: Any) -> list[FaultRule]:

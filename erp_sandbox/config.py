@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.sandbox.faults import FaultRule
+from erp_sandbox.faults import FaultRule
 
 PIXEE_READ_SCOPE = "ext:products:read"
 PIXEE_WRITE_SCOPE = "ext:products:write"

@@ -1,7 +1,8 @@
 """Deterministic sample ERP exports: a year of demand history, a few daily drops, a few bad rows.
 
-`python -m pipelines.core.erp.sample [OUT_DIR] [--last-day YYYY-MM-DD]` rewrites the sample. The
-same seed and last day always give byte-identical files, so the committed sample can be checked.
+`python -m erp_sandbox.samples.erp_exports [OUT_DIR] [--last-day YYYY-MM-DD]` rewrites the
+sample. The same seed and last day always give byte-identical files, so the committed sample
+can be checked.
 """
 
 from __future__ import annotations
