@@ -24,3 +24,8 @@ def partition_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]
 
 def range_label(first: dt.date, last: dt.date) -> str:
     return first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
+
+
+# Every asset runs a range of days in ONE run: a UI backfill of daily_sync over a month is one
+# run that behaves like a catch-up (one send per endpoint), never a run per day that each sends.
+DAILY_BACKFILL_POLICY = dg.BackfillPolicy.single_run()

@@ -23,8 +23,8 @@ from pipelines.core.cadence.ledger import (
 from pipelines.core.state_db import make_engine
 from pipelines.defs import settings
 from pipelines.defs.automation.sensors import erp_drop_sensor
-from pipelines.defs.cadence.resources import state_db_url
 from pipelines.defs.partitions import business_days
+from pipelines.defs.state_db import state_db_url
 
 TODAY = dt.datetime.now(ZoneInfo(business_days.timezone)).date()
 
@@ -72,8 +72,9 @@ def mark_synced(instance: dg.DagsterInstance, day: str, endpoints: tuple[str, ..
                 operation=Operation.WRITE,
                 business_day=dt.date.fromisoformat(day),
                 range_label=day,
-                kind=SyncKind.SCHEDULED,
+                kind=SyncKind.FORCED,  # several days marked on one calendar day
                 run_id="earlier-run",
+                force_reason="a test marks the day synced",
             )
         )
         assert decision.allowed

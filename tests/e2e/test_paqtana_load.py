@@ -48,5 +48,6 @@ def test_second_run_same_day_sends_nothing(instance, resources, sandbox):
     writes_after = [r for r in sandbox.requests("paqtana") if r["method"] != "GET"]
     assert writes_after == writes_before
     meta = second.asset_materializations_for_node("paqtana_master_inventory")[0].metadata
-    assert meta["cadence"].value.startswith("skipped: already sent for 2026-11-21 at ")
+    assert meta["cadence"].value.startswith("skipped: already sent today at ")
+    assert "for 2026-11-21 (the vendor takes one send a day" in meta["cadence"].value
     assert meta["requests_sent"].value == 1  # the workspaces pre-flight, a read

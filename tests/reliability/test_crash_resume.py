@@ -73,7 +73,7 @@ def test_sigkill_mid_demand_send_resumes_with_the_rest_and_one_auto_calculate(
     chunks = demand["chunks"]
     assert chunks >= 5
     assert (demand["chunks_already_accepted"], demand["chunks_sent"]) == (2, chunks - 2)
-    assert "resuming, 2 chunk(s) already accepted are not resent" in demand["cadence"]
+    assert "resuming, 2 unit(s) already accepted are not resent" in demand["cadence"]
     posts = sandbox.demand_posts()
     assert [p["auto_calculate"] for p in posts] == [False] * (chunks - 1) + [True]
     assert len(wire.accepted["demand"]) == chunks

@@ -18,7 +18,7 @@ import warnings
 
 import dagster as dg
 
-from pipelines.defs.automation import settings
+from pipelines.defs import settings
 from pipelines.defs.partitions import business_days
 
 LOAD_ASSETS = (

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from pipelines.defs.automation import settings
+from pipelines.defs import settings
 from pipelines.defs.jobs import daily_sync
 from pipelines.defs.partitions import business_days
 

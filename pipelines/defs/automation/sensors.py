@@ -27,10 +27,9 @@ from pipelines.core.cadence.ledger import CadenceLedger, synced_days
 from pipelines.core.erp.drops import SUCCESS_MARKER, Drop, list_drops
 from pipelines.core.state_db import make_engine
 from pipelines.defs import settings
-from pipelines.defs.automation import settings as automation_settings
-from pipelines.defs.cadence.resources import state_db_url
 from pipelines.defs.jobs import daily_sync
 from pipelines.defs.partitions import business_days
+from pipelines.defs.state_db import state_db_url
 
 # Days kept in the cursor; older ones are outside any sensible lookback anyway.
 CURSOR_MAX_DAYS = 400
@@ -140,14 +139,14 @@ def erp_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         requested=requested,
         synced=ledger_synced_days(context.instance),
         is_partition=business_days.has_partition_key,
-        oldest_day=today - dt.timedelta(days=automation_settings.DROP_LOOKBACK_DAYS),
+        oldest_day=today - dt.timedelta(days=settings.DROP_LOOKBACK_DAYS),
         now=time.time(),
-        settle_s=automation_settings.DROP_SETTLE_SECONDS,
+        settle_s=settings.DROP_SETTLE_SECONDS,
     )
     cursor = write_cursor(requested | set(triage.ready))
     if not triage.ready:
         return dg.SensorResult(
-            skip_reason=triage.summary(export_dir, automation_settings.DROP_SETTLE_SECONDS),
+            skip_reason=triage.summary(export_dir, settings.DROP_SETTLE_SECONDS),
             cursor=cursor,
         )
     context.log.info(f"complete ERP drops to sync: {', '.join(triage.ready)}")

@@ -11,7 +11,13 @@ from pipelines.core.erp.contract import FileKind
 from pipelines.core.erp.extract import ExtractResult, extract_demand, extract_snapshot
 from pipelines.defs import settings
 from pipelines.defs.erp.resources import ErpExportsResource
-from pipelines.defs.partitions import business_days, partition_days, range_label
+from pipelines.defs.partitions import (
+    DAILY_BACKFILL_POLICY,
+    business_days,
+    partition_days,
+    range_label,
+)
+from pipelines.defs.staging import StagingResource
 
 USABLE_CHECK = "usable"
 
@@ -41,23 +47,24 @@ def _preview(frame: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
 def _materialize(
     context: dg.AssetExecutionContext,
     erp: ErpExportsResource,
+    staging: StagingResource,
     result: ExtractResult,
     label: str,
     clean_rows: int,
 ) -> dg.MaterializeResult:
     asset = context.asset_key.to_user_string()
-    rejects_path = erp.staging().write_rejects(asset, label, result.rejects)
+    rejects_path = staging.store().write_rejects(asset, label, result.rejects)
     share = result.reject_share
     if result.rows_rejected:
         context.log.warning(
             f"{result.rows_rejected} of {result.rows_read} rows refused; see {rejects_path}"
         )
-    usable = clean_rows > 0 and share <= erp.max_reject_share
+    usable = clean_rows > 0 and share <= erp.reject_share_limit
     reason = (
         "no clean rows"
         if clean_rows == 0
-        else f"{share:.1%} of rows refused, above the {erp.max_reject_share:.1%} limit"
-        if share > erp.max_reject_share
+        else f"{share:.1%} of rows refused, above the {erp.reject_share_limit:.1%} limit"
+        if share > erp.reject_share_limit
         else "ok"
     )
     return dg.MaterializeResult(
@@ -92,17 +99,20 @@ def _snapshot_asset(kind: FileKind, description: str) -> dg.AssetsDefinition:
         kinds={"csv", "pandas"},
         owners=settings.OWNERS,
         partitions_def=business_days,
+        backfill_policy=DAILY_BACKFILL_POLICY,
         description=description,
         check_specs=[_usable_check(name)],
     )
     def _extract(
-        context: dg.AssetExecutionContext, erp: ErpExportsResource
+        context: dg.AssetExecutionContext, erp: ErpExportsResource, staging: StagingResource
     ) -> dg.MaterializeResult:
         first, last = partition_days(context)
         known = erp.locations().known_locations() if kind is FileKind.ITEMS else None
         result = extract_snapshot(erp.exports, last, kind, erp.mapping(), known)
-        erp.staging().write_day(name, last, result.clean)
-        return _materialize(context, erp, result, range_label(first, last), len(result.clean))
+        staging.store().write_day(name, last, result.clean)
+        return _materialize(
+            context, erp, staging, result, range_label(first, last), len(result.clean)
+        )
 
     return _extract
 
@@ -125,15 +135,17 @@ erp_products = _snapshot_asset(
     kinds={"csv", "pandas"},
     owners=settings.OWNERS,
     partitions_def=business_days,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=DAILY_BACKFILL_POLICY,
     check_specs=[_usable_check("erp_demand")],
     description="Daily demand totals per day + location + code from `history/` and every "
     "complete drop (a daily drop beats history, a newer drop an older one; order lines are "
     "summed). Backfillable over ranges in one run.",
 )
-def erp_demand(context: dg.AssetExecutionContext, erp: ErpExportsResource) -> dg.MaterializeResult:
+def erp_demand(
+    context: dg.AssetExecutionContext, erp: ErpExportsResource, staging: StagingResource
+) -> dg.MaterializeResult:
     first, last = partition_days(context)
     locations = erp.locations()
     result = extract_demand(erp.exports, first, last, erp.mapping(), locations.known_locations())
-    erp.staging().write_days("erp_demand", first, last, result.clean)
-    return _materialize(context, erp, result, range_label(first, last), len(result.clean))
+    staging.store().write_days("erp_demand", first, last, result.clean)
+    return _materialize(context, erp, staging, result, range_label(first, last), len(result.clean))
