@@ -260,11 +260,27 @@ class CadenceLedger:
             )
         today = now.date().isoformat()
         if req.operation is Operation.READ:
-            done = self._last(conn, s.sent_on == today, _succeeded(), endpoint=req.endpoint)
+            # A read that got as far as the vendor counts, finished or not: a re-read after a
+            # crash or a failure mid-way would be the day's second extraction.
+            done = self._last(
+                conn,
+                s.sent_on == today,
+                sa.or_(
+                    _succeeded(),
+                    s.outcome == Outcome.IN_PROGRESS.value,
+                    (s.outcome == Outcome.FAILED.value) & (s.requests > 0),
+                ),
+                endpoint=req.endpoint,
+            )
             if done is not None and req.kind is not SyncKind.FORCED:
+                unfinished = (
+                    ""
+                    if done.outcome == Outcome.SUCCEEDED.value
+                    else (", which did not finish; force naming this endpoint to read again")
+                )
                 return _Refusal(
                     Outcome.SKIPPED,
-                    f"already read today at {self._at(done)} by run {done.run_id} "
+                    f"already read today at {self._at(done)} by run {done.run_id}{unfinished} "
                     "(the vendor allows one read a day)",
                 )
             return None
