@@ -29,3 +29,15 @@ def range_label(first: dt.date, last: dt.date) -> str:
 # Every asset runs a range of days in ONE run: a UI backfill of daily_sync over a month is one
 # run that behaves like a catch-up (one send per endpoint), never a run per day that each sends.
 DAILY_BACKFILL_POLICY = dg.BackfillPolicy.single_run()
+
+
+def daily_asset(group: str, **kinds_pool_and_more: object) -> dict:
+    """What every asset of the sync shares: business-day partitions, ranges in one run, the
+    owners and its group; the rest (kinds, pool, deps, description) is its own."""
+    return {
+        "group_name": group,
+        "owners": settings.OWNERS,
+        "partitions_def": business_days,
+        "backfill_policy": DAILY_BACKFILL_POLICY,
+        **kinds_pool_and_more,
+    }

@@ -9,14 +9,8 @@ import pandas as pd
 
 from pipelines.core.erp.contract import FileKind
 from pipelines.core.erp.extract import ExtractResult, extract_demand, extract_snapshot
-from pipelines.defs import settings
 from pipelines.defs.erp.resources import ErpExportsResource
-from pipelines.defs.partitions import (
-    DAILY_BACKFILL_POLICY,
-    business_days,
-    partition_days,
-    range_label,
-)
+from pipelines.defs.partitions import daily_asset, partition_days, range_label
 from pipelines.defs.staging import StagingResource
 
 USABLE_CHECK = "usable"
@@ -95,11 +89,7 @@ def _snapshot_asset(kind: FileKind, description: str) -> dg.AssetsDefinition:
 
     @dg.asset(
         name=name,
-        group_name="erp",
-        kinds={"csv", "pandas"},
-        owners=settings.OWNERS,
-        partitions_def=business_days,
-        backfill_policy=DAILY_BACKFILL_POLICY,
+        **daily_asset("erp", kinds={"csv", "pandas"}),
         description=description,
         check_specs=[_usable_check(name)],
     )
@@ -131,11 +121,7 @@ erp_products = _snapshot_asset(
 
 
 @dg.asset(
-    group_name="erp",
-    kinds={"csv", "pandas"},
-    owners=settings.OWNERS,
-    partitions_def=business_days,
-    backfill_policy=DAILY_BACKFILL_POLICY,
+    **daily_asset("erp", kinds={"csv", "pandas"}),
     check_specs=[_usable_check("erp_demand")],
     description="Daily demand totals per day + location + code from `history/` and every "
     "complete drop (a daily drop beats history, a newer drop an older one; order lines are "

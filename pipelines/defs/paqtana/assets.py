@@ -21,11 +21,11 @@ from pipelines.core.paqtana.sync import (
 from pipelines.core.paqtana.workspaces import OrgWorkspaces
 from pipelines.core.rejects import concat_rejects, item_rejects, vendor_refusal
 from pipelines.core.sync.engine import SendOutcome, SendResult
-from pipelines.defs import settings, sync_load
+from pipelines.defs import sync_load
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.paqtana.resources import PaqtanaResource
-from pipelines.defs.partitions import DAILY_BACKFILL_POLICY, business_days, partition_days
+from pipelines.defs.partitions import daily_asset, partition_days
 from pipelines.defs.partitions import range_label as label_of
 from pipelines.defs.staging import StagingResource
 from pipelines.defs.state_db import StateDatabaseResource
@@ -78,11 +78,7 @@ def _finish(
 
 
 @dg.asset(
-    group_name="paqtana",
-    kinds={"paqtana", "pandas"},
-    owners=settings.OWNERS,
-    partitions_def=business_days,
-    backfill_policy=DAILY_BACKFILL_POLICY,
+    **daily_asset("paqtana", kinds={"paqtana", "pandas"}),
     pool="paqtana",
     deps=["erp_items"],
     description="Paqtana master inventory: ONE `PUT /v2/org/{org}/master_inventory` per business "
@@ -137,11 +133,7 @@ def paqtana_master_inventory(
 
 
 @dg.asset(
-    group_name="paqtana",
-    kinds={"paqtana", "pandas"},
-    owners=settings.OWNERS,
-    partitions_def=business_days,
-    backfill_policy=DAILY_BACKFILL_POLICY,
+    **daily_asset("paqtana", kinds={"paqtana", "pandas"}),
     pool="paqtana",
     deps=["erp_demand"],
     description="Paqtana historical demand: daily totals per item x location as "

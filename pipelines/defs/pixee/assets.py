@@ -20,9 +20,9 @@ from pipelines.core.pixee.synced_state import SyncedProducts
 from pipelines.core.pxm.cache import CatalogCacheMissingError, read_catalog_cache
 from pipelines.core.pxm.enrichment import enrich_products
 from pipelines.core.rejects import item_rejects, vendor_refusal
-from pipelines.defs import settings, sync_load
+from pipelines.defs import sync_load
 from pipelines.defs.cadence.resources import CadenceGuardResource
-from pipelines.defs.partitions import DAILY_BACKFILL_POLICY, business_days, partition_days
+from pipelines.defs.partitions import daily_asset, partition_days
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.staging import StagingResource
@@ -35,11 +35,7 @@ BATCH_ENDPOINT = "pixee POST /products/batch"
 
 
 @dg.asset(
-    group_name="pixee",
-    kinds={"pixee", "pandas"},
-    owners=settings.OWNERS,
-    partitions_def=business_days,
-    backfill_policy=DAILY_BACKFILL_POLICY,
+    **daily_asset("pixee", kinds={"pixee", "pandas"}),
     deps=["erp_products", "pxm_catalog_cache"],
     description="The products to send to Pixee for a business day: the ERP products export, with "
     "fields the ERP left empty filled from the PXM cache (the ERP wins where both have a value).",
@@ -69,11 +65,7 @@ def pixee_products_payload(
 
 
 @dg.asset(
-    group_name="pixee",
-    kinds={"pixee"},
-    owners=settings.OWNERS,
-    partitions_def=business_days,
-    backfill_policy=DAILY_BACKFILL_POLICY,
+    **daily_asset("pixee", kinds={"pixee"}),
     pool="pixee",
     deps=["pixee_products_payload"],
     description="Upserts new or changed products into Pixee with `POST /ext/products/batch` "
@@ -143,11 +135,7 @@ def pixee_products_sync(
 
 
 @dg.asset(
-    group_name="pixee",
-    kinds={"pixee", "parquet"},
-    owners=settings.OWNERS,
-    partitions_def=business_days,
-    backfill_policy=DAILY_BACKFILL_POLICY,
+    **daily_asset("pixee", kinds={"pixee", "parquet"}),
     pool="pixee",
     deps=["pixee_products_sync"],
     check_specs=[

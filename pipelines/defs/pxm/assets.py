@@ -5,9 +5,9 @@ import dagster as dg
 from pipelines.core.cadence.endpoints import PXM_CATALOG_READ
 from pipelines.core.outbox import pxm_responder
 from pipelines.core.pxm.sync import CatalogReadSender, catalog_read_plan
-from pipelines.defs import settings, sync_load
+from pipelines.defs import sync_load
 from pipelines.defs.cadence.resources import CadenceGuardResource
-from pipelines.defs.partitions import DAILY_BACKFILL_POLICY, business_days
+from pipelines.defs.partitions import daily_asset
 from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.staging import StagingResource
 from pipelines.defs.state_db import StateDatabaseResource
@@ -17,11 +17,7 @@ VENDOR = "pxm"
 
 
 @dg.asset(
-    group_name="pxm",
-    kinds={"pxm", "sqlite"},
-    owners=settings.OWNERS,
-    partitions_def=business_days,
-    backfill_policy=DAILY_BACKFILL_POLICY,
+    **daily_asset("pxm", kinds={"pxm", "sqlite"}),
     pool="pxm",
     description="The daily read of PXM (collections, categories, attributes; paged, OAuth client "
     "credentials) into a local SQLite cache that every consumer reads instead of PXM. The "
