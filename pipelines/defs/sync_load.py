@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import dagster as dg
 
 from pipelines.core.cadence.endpoints import Endpoint
+from pipelines.core.erp.drops import newer_complete_drop
 from pipelines.core.http import CallStats
 from pipelines.core.sync.dry_run import DryRunLedger
 from pipelines.core.sync.engine import (
@@ -22,6 +23,7 @@ from pipelines.core.sync.engine import (
 )
 from pipelines.core.sync.units import SendPlan
 from pipelines.defs.cadence.resources import CadenceGuardResource
+from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.state_db import StateDatabaseResource
 from pipelines.defs.sync_mode import SyncModeResource
 
@@ -59,6 +61,17 @@ def send(
         )
     except SendBlockedError as exc:
         raise dg.Failure(description=str(exc)) from None
+
+
+def superseded_snapshot(erp: ErpExportsResource, day: dt.date) -> str | None:
+    """Why the snapshot of `day` must not be sent: the ERP has a newer complete drop."""
+    newer = newer_complete_drop(erp.exports, day)
+    if newer is None:
+        return None
+    return (
+        f"the ERP's newer complete drop of {newer.day} replaces the {day} snapshot; the run "
+        f"for {newer.day} sends it (older_snapshot with a reason sends this one on purpose)"
+    )
 
 
 def destination(sync_mode: SyncModeResource, base_url: str, run_id: str, vendor: str) -> str:

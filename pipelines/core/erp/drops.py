@@ -51,6 +51,13 @@ def complete_drops(export_dir: Path) -> list[Drop]:
     return [d for d in list_drops(export_dir) if d.complete]
 
 
+def newer_complete_drop(export_dir: Path, day: dt.date) -> Drop | None:
+    """The newest complete drop after `day`, if the ERP has one: a snapshot of `day` (items,
+    products) is then out of date, and the run of that newer day sends it instead."""
+    newer = [d for d in complete_drops(export_dir) if d.day > day]
+    return newer[-1] if newer else None
+
+
 def kind_files(folder: Path, kind: FileKind) -> list[Path]:
     """Files of one kind in a folder: `<kind>*.csv|.csv.gz|.xlsx`, in name order."""
     if not folder.is_dir():

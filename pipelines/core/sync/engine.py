@@ -150,6 +150,11 @@ def run_send(
     ledger then records it FAILED, and the next attempt today resumes it); a refusal of content
     is not raised but returned (`SendOutcome.REFUSED`, with the refused items)."""
     state = state or _NoState()
+    if plan.superseded and not request.older_snapshot_reason:
+        reason = f"superseded: {plan.superseded}"
+        ledger.record_noop(request, reason)
+        log(f"{request.endpoint}: nothing sent: {reason}")
+        return SendResult(SendOutcome.NOTHING_TO_SEND, f"nothing sent: {reason}")
     blocking = [s for s in plan.safeguards if not s.passed]
     if blocking and request.force_reason is None:
         reason = "; ".join(f"{s.name}: {s.reason}" for s in blocking)

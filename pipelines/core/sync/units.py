@@ -51,6 +51,9 @@ class SendPlan:
     # Why there is nothing to send, when `units` is empty (the vendor already holds it all).
     nothing_to_send: str = "nothing new to send"
     safeguards: list[Safeguard] = field(default_factory=list)
+    # A snapshot the ERP has already replaced with a newer complete drop: not sent, forced or
+    # not (only a person's `older_snapshot` choice sends it).
+    superseded: str | None = None
 
     @property
     def items(self) -> int:

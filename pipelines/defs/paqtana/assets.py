@@ -104,10 +104,12 @@ def paqtana_master_inventory(
             org_workspaces=_org_workspaces(client, sync_mode),
             cap_bytes=paqtana.body_cap_bytes,
         )
+        plan = inventory_plan(inventory)
+        plan.superseded = sync_load.superseded_snapshot(erp, day)
         result = sync_load.send(
             context,
             PAQTANA_MASTER_INVENTORY,
-            inventory_plan(inventory),
+            plan,
             InventorySender(client),
             cadence=cadence,
             state_db=state_db,
