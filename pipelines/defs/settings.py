@@ -43,6 +43,13 @@ PXM_MAPPING_FILE = _path("PXM_MAPPING_FILE", "config/pxm_enrichment.toml")
 # Largest Paqtana request body in bytes; unset: the client's default (32 MB less headroom).
 PAQTANA_MAX_BODY_BYTES = int(os.environ.get("PAQTANA_MAX_BODY_BYTES") or 0) or None
 PIXEE_FULL_RESYNC = os.environ.get("PIXEE_FULL_RESYNC", "").lower() in ("1", "true", "yes")
+# Days the ERP drops an export for (weekdays, and an optional file of holidays).
+BUSINESS_DAYS = os.environ.get("SYNC_BUSINESS_DAYS") or "Mon-Fri"
+HOLIDAYS_FILE = os.environ.get("SYNC_HOLIDAYS_FILE") or None
+# The daily demand send carries every day of this trailing window not yet accepted by Paqtana.
+DEMAND_CATCHUP_DAYS = int(os.environ.get("DEMAND_CATCHUP_DAYS") or 14)
+# A full-snapshot send that would remove more than this share of what the vendor holds stops.
+MAX_REMOVED_SHARE = float(os.environ.get("MAX_REMOVED_SHARE", "0.05"))
 # A fixed "now" for drills (ISO-8601): the ledger and the automation decide as on that moment.
 SYNC_NOW = os.environ.get("SYNC_NOW") or None
 # An attempt stays live this long without a heartbeat (renewed every quarter of it).
@@ -73,6 +80,13 @@ DROP_SETTLE_SECONDS = _int_between("ERP_DROP_SETTLE_SECONDS", 30, 0, 86_400)
 DROP_LOOKBACK_DAYS = _int_between("ERP_DROP_LOOKBACK_DAYS", 7, 1, 400)
 # Where the Dagster UI is, for the link in an alert (e.g. http://127.0.0.1:3000).
 DAGSTER_WEBSERVER_URL = os.environ.get("DAGSTER_WEBSERVER_URL") or None
+
+
+def business_calendar():  # noqa: ANN201 - BusinessCalendar
+    from pipelines.core.business_calendar import BusinessCalendar
+
+    holidays = HOLIDAYS_FILE and _path("SYNC_HOLIDAYS_FILE", HOLIDAYS_FILE)
+    return BusinessCalendar.parse(BUSINESS_DAYS, holidays)
 
 
 def alert_webhook_url() -> str | None:
