@@ -40,6 +40,10 @@ class ExtractResult:
     rows_superseded: int = 0
     # demand: source rows that went into the daily totals
     rows_clean_source: int = 0
+    # demand: rows of daily drops dated outside the range read (and of history/, apart: it
+    # covers past ranges by design); each is reported, never silently dropped
+    rows_outside_range: int = 0
+    history_rows_outside_range: int = 0
 
     @property
     def rows_rejected(self) -> int:
@@ -121,10 +125,14 @@ def extract_demand(
         ]
     totals = DemandTotals(start, end)
     rejects: list[pd.DataFrame] = []
-    files, rows_read = [], 0
+    files, rows_read, outside, history_outside = [], 0, 0, 0
     for path, priority, drop_day in sources:
         demand_file = _DemandFile(path, priority, drop_day, totals, known_locations)
         demand_file.read(dialect)
+        if drop_day is None:
+            history_outside += demand_file.outside_rows
+        else:
+            outside += demand_file.outside_rows
         if demand_file.clean_rows or demand_file.rejected_rows:
             files.append(str(path))
             rows_read += demand_file.clean_rows + demand_file.rejected_rows
@@ -137,7 +145,14 @@ def extract_demand(
         rows_read=rows_read,
         rows_superseded=superseded,
         rows_clean_source=clean_rows,
+        rows_outside_range=outside,
+        history_rows_outside_range=history_outside,
     )
+
+
+def _rows(rejects: pd.DataFrame) -> int:
+    """Source rows among rejects (a row with several faulty fields counts once)."""
+    return int(rejects[["file", "line"]].drop_duplicates().shape[0]) if len(rejects) else 0
 
 
 class _DemandFile:
@@ -160,6 +175,7 @@ class _DemandFile:
         self.first = epoch_day(totals.start)
         self.last = epoch_day(totals.end)
         self.clean_rows = 0
+        self.outside_rows = 0  # dated rows (clean or refused) outside start..end
         self.rejects: list[pd.DataFrame] = []
         self.undated: list[pd.DataFrame] = []
         self.undated_rows = 0
@@ -187,7 +203,9 @@ class _DemandFile:
         if dated.any():
             earliest = int(day[dated].min())
             self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
-        wanted = ~checked.bad & (day >= self.first) & (day <= self.last)
+        in_range = (day >= self.first) & (day <= self.last)
+        wanted = ~checked.bad & in_range
+        self.outside_rows += int((~checked.bad & dated & ~in_range).sum())
         count = int(wanted.sum())
         if count:
             location, code, quantity = (
@@ -218,7 +236,9 @@ class _DemandFile:
         is_row = (block.lines[at] == lines) if len(block.lines) else np.zeros(len(lines), bool)
         reject_day = np.where(is_row, day[at] if len(day) else _NO_DAY, _NO_DAY)
         undated = reject_day == _NO_DAY
-        self.rejects.append(rejects[(reject_day >= self.first) & (reject_day <= self.last)])
+        in_range = (reject_day >= self.first) & (reject_day <= self.last)
+        self.rejects.append(rejects[in_range])
+        self.outside_rows += _rows(rejects[~undated & ~in_range])
         if not undated.any():
             return
         if self.drop_day is not None:  # a drop's undated rows belong to the drop's day

@@ -10,10 +10,7 @@ from pydantic import Field, model_validator
 from pipelines.core.cadence.endpoints import Endpoint
 from pipelines.core.cadence.ledger import SyncKind, SyncRequest
 from pipelines.core.sync.engine import WaitPolicy
-from pipelines.defs.partitions import partition_days, range_label
-
-BACKFILL_JOB = "demand_backfill"
-DEMAND_ASSETS = frozenset({"erp_demand", "paqtana_historical_demand"})
+from pipelines.defs.partitions import is_demand_backfill, partition_days, range_label
 
 
 class CadenceGuardResource(dg.ConfigurableResource):
@@ -59,8 +56,12 @@ class CadenceGuardResource(dg.ConfigurableResource):
             return endpoint in named
         return not endpoint.forced_only_by_name
 
+    def forces(self, endpoint: Endpoint) -> bool:
+        """This run re-sends `endpoint` past the budget and what the vendor already holds."""
+        return self.force and self.applies_to(endpoint)
+
     def kind(self, context: dg.AssetExecutionContext, endpoint: Endpoint) -> SyncKind:
-        if self.force and self.applies_to(endpoint):
+        if self.forces(endpoint):
             return SyncKind.FORCED
         tags = context.run.tags
         if endpoint is Endpoint.PAQTANA_HISTORICAL_DEMAND and is_demand_backfill(context):
@@ -98,17 +99,3 @@ class CadenceGuardResource(dg.ConfigurableResource):
 
     def wait_policy(self) -> WaitPolicy:
         return WaitPolicy(max_wait_s=self.max_wait_seconds)
-
-
-def is_demand_backfill(context: dg.AssetExecutionContext) -> bool:
-    """The initial-load exception belongs to the demand history backfill only: the
-    `demand_backfill` job, or the demand assets selected alone over a range of days. A run of
-    daily_sync is never one, whatever tags it carries."""
-    if context.run.job_name == BACKFILL_JOB:
-        return True
-    first, last = partition_days(context)
-    if first == last:
-        return False
-    # What this run materializes: its explicit selection, else every asset of its job.
-    selection = context.run.asset_selection or context.job_def.asset_layer.executable_asset_keys
-    return {key.to_user_string() for key in selection} <= DEMAND_ASSETS

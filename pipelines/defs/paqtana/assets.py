@@ -6,9 +6,11 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.cadence.endpoints import PAQTANA_HISTORICAL_DEMAND, PAQTANA_MASTER_INVENTORY
+from pipelines.core.erp.drops import complete_drops
 from pipelines.core.outbox import paqtana_responder
 from pipelines.core.paqtana.client import PaqtanaClient
 from pipelines.core.paqtana.demand import build_historical_demand_chunks
+from pipelines.core.paqtana.demand_days import DemandDaysWriter, accepted_digests, day_digests
 from pipelines.core.paqtana.inventory import build_master_inventory
 from pipelines.core.paqtana.sync import (
     DEMAND_KEY_FIELD,
@@ -21,12 +23,17 @@ from pipelines.core.paqtana.sync import (
 from pipelines.core.paqtana.workspaces import OrgWorkspaces
 from pipelines.core.rejects import concat_rejects, item_rejects, vendor_refusal
 from pipelines.core.sync.engine import SendOutcome, SendResult
-from pipelines.defs import sync_load
+from pipelines.defs import settings, sync_load
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.paqtana.resources import PaqtanaResource
-from pipelines.defs.partitions import daily_asset, partition_days
-from pipelines.defs.partitions import range_label as label_of
+from pipelines.defs.partitions import (
+    daily_asset,
+    demand_window,
+    is_demand_backfill,
+    partition_days,
+    range_label,
+)
 from pipelines.defs.staging import StagingResource
 from pipelines.defs.state_db import StateDatabaseResource
 from pipelines.defs.sync_mode import SyncModeResource
@@ -138,7 +145,8 @@ def paqtana_master_inventory(
     **daily_asset("paqtana", kinds={"paqtana", "pandas"}),
     pool="paqtana",
     deps=["erp_demand"],
-    description="Paqtana historical demand: daily totals per item x location as "
+    description="Paqtana historical demand: every day of the DEMAND_CATCHUP_DAYS window that "
+    "Paqtana does not hold as the ERP has it now (a missed day, a late drop, a correction) as "
     "`POST /v2/org/{org}/historical_demand` bodies of at most 32 MB (measured), one series never "
     "split unless it alone is too big; only the LAST request carries `auto_calculate=True`. "
     "Paqtana merges by day + item, so a range backfill (one run) is the initial load; a re-run "
@@ -153,12 +161,20 @@ def paqtana_historical_demand(
     state_db: StateDatabaseResource,
     sync_mode: SyncModeResource,
 ) -> dg.MaterializeResult:
-    first, last = partition_days(context)
-    label = label_of(first, last)
+    first, last = demand_window(context)
+    window = range_label(first, last)
     demand = staging.store().read_days("erp_demand", first, last)
+    digests = day_digests(demand)
+    if is_demand_backfill(context) or cadence.forces(PAQTANA_HISTORICAL_DEMAND):
+        days, unchanged = sorted(digests), []  # the initial load, or a re-send on purpose
+    else:
+        held = accepted_digests(state_db.engine, first, last)
+        days = sorted(d for d, (digest, _n) in digests.items() if held.get(d) != digest)
+        unchanged = sorted(set(digests) - set(days))
+    to_send = demand[demand["date"].dt.date.isin(days)] if len(days) < len(digests) else demand
     with _client(context, paqtana, sync_mode) as client:
         built = build_historical_demand_chunks(
-            demand,
+            to_send,
             erp.locations(),
             paqtana.body_cap_bytes,
             org_workspaces=_org_workspaces(client, sync_mode),
@@ -166,14 +182,23 @@ def paqtana_historical_demand(
         result = sync_load.send(
             context,
             PAQTANA_HISTORICAL_DEMAND,
-            demand_plan(built, nothing_to_send=f"no demand rows for {label}"),
+            demand_plan(
+                built,
+                nothing_to_send=f"Paqtana already holds every day of {window} as the ERP has it",
+            ),
             DemandSender(client),
             cadence=cadence,
             state_db=state_db,
             sync_mode=sync_mode,
+            state=DemandDaysWriter(
+                {d: digests[d] for d in days}, context.run.run_id, state_db.ledger().now()
+            ),
             data_as_of=last,
         )
     sizes = [c.size_bytes for c in built.chunks]
+    calendar = settings.business_calendar()
+    dropped = {d.day for d in complete_drops(erp.exports)}
+    missing = [d for d in calendar.business_days(first, last) if d not in dropped]
     meta = sync_load.headline(
         result,
         sent=built.values if result.sent else 0,
@@ -183,6 +208,10 @@ def paqtana_historical_demand(
     ) | {
         "dagster/row_count": built.values,
         "auto_calculate": result.finishing,
+        "window": window,
+        "days_sent": dg.MetadataValue.json([d.isoformat() for d in days] if result.sent else []),
+        "days_unchanged": len(unchanged),
+        "days_without_drop": dg.MetadataValue.json([d.isoformat() for d in missing]),
         "rows_in": len(demand),
         "series": built.series,
         "chunks": len(built.chunks),
@@ -193,4 +222,5 @@ def paqtana_historical_demand(
         "byte_cap": built.cap_bytes,
         **sync_load.traffic(client.stats),
     }
+    label = range_label(*partition_days(context))
     return _finish(context, staging, label, result, built.rejects, DEMAND_KEY_FIELD, meta)
