@@ -8,8 +8,9 @@ A drop is requested once (its day goes into the cursor) and only when:
 
 Only the NEWEST such drop is requested: its sync carries every day not yet sent (catch-up), so
 older ones (a first start over a week of drops, a late drop of an earlier day) are covered by it,
-never a burst of runs in random order. A requested day whose run fails is not requested again:
-the failure alert tells a person, who re-runs it; asking every minute would repeat the error.
+never a burst of runs in random order. A day already run (by this sensor, the schedule
+or a person) is not requested again, even when that run failed: the failure alert tells a
+person, who re-runs it; asking every minute would repeat the error.
 """
 
 from __future__ import annotations
@@ -125,6 +126,14 @@ def write_cursor(days: set[str]) -> str:
     return json.dumps(sorted(days)[-CURSOR_MAX_DAYS:])
 
 
+def launched_elsewhere(instance: dg.DagsterInstance, day: str) -> bool:
+    """A daily_sync of `day` already exists (launched by the schedule or by hand)."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(job_name=daily_sync.name, tags={"dagster/partition": day}), limit=1
+    )
+    return bool(runs)
+
+
 @dg.sensor(
     name="erp_drop_sensor",
     job=daily_sync,
@@ -151,8 +160,13 @@ def erp_drop_sensor(
         settle_s=settings.DROP_SETTLE_SECONDS,
     )
     newest = triage.newest_ready
+    if newest is not None and launched_elsewhere(context.instance, newest):
+        # the schedule or a person already ran it; a failure there alerted a person
+        triage.ready.remove(newest)
+        triage.requested.append(newest)
+        newest = triage.newest_ready
     # the older ready drops are covered by the newest one's catch-up: never requested
-    cursor = write_cursor(requested | set(triage.ready))
+    cursor = write_cursor(requested | set(triage.ready) | set(triage.requested))
     if newest is None:
         return dg.SensorResult(
             skip_reason=triage.summary(
