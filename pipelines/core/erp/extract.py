@@ -18,7 +18,12 @@ import pandas as pd
 
 from pipelines.core.erp.contract import CONTRACTS, DEMAND, FileKind
 from pipelines.core.erp.demand_totals import DemandTotals, empty_demand_frame, epoch_day
-from pipelines.core.erp.drops import complete_drops, history_files, kind_files, require_drop
+from pipelines.core.erp.drops import (
+    complete_drops,
+    drop_kind_files,
+    history_files,
+    require_drop,
+)
 from pipelines.core.erp.mapping import ErpMapping, FileDialect
 from pipelines.core.erp.reader import LINE, ExportFileError, TextBlock, iter_text_blocks
 from pipelines.core.erp.validate import FILE, CheckedBlock, check_block, drop_duplicate_keys
@@ -63,13 +68,13 @@ def extract_snapshot(
     """Items or products of the complete drop for `day` (a snapshot: one day, one truth)."""
     contract = CONTRACTS[kind]
     drop = require_drop(export_dir, day)
-    files = kind_files(drop.path, kind)
+    dialect = mapping.dialect(kind)
+    files = drop_kind_files(drop.path, kind, dialect.split_files)
     if not files:
         raise ExportFileError(
             f"the ERP drop {drop.path} has no {kind.value} file ({kind.value}.csv, "
             f"{kind.value}.csv.gz or {kind.value}.xlsx)"
         )
-    dialect = mapping.dialect(kind)
     cleans, rejects, rows_read = [], [], 0
     for path in files:
         file_cleans = []
@@ -116,9 +121,8 @@ def extract_demand(
         (p, 0, None) for p in history_files(export_dir)
     ]
     for drop in complete_drops(export_dir):
-        sources += [
-            (p, drop.day.toordinal(), drop.day) for p in kind_files(drop.path, FileKind.DEMAND)
-        ]
+        files = drop_kind_files(drop.path, FileKind.DEMAND, dialect.split_files)
+        sources += [(p, drop.day.toordinal(), drop.day) for p in files]
     totals = DemandTotals(start, end)
     rejects: list[pd.DataFrame] = []
     files, rows_read = [], 0
