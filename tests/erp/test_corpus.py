@@ -8,6 +8,7 @@ import json
 import math
 import shutil
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -54,29 +55,50 @@ def plain(value: object) -> object:
 
 def test_every_corpus_file_has_a_case_and_every_case_a_file():
     files = {p.name for p in CORPUS.iterdir() if p.name not in ("cases.toml", ".gitattributes")}
-    assert files == {case["file"] for case in CASES}
+    assert files == {name for case in CASES for name in [case["file"], *case.get("also", [])]}
     assert len({case["id"] for case in CASES}) == len(CASES)
+
+
+@dataclass
+class Dropped:
+    """A case's files in a fresh export folder, with the case's mapping."""
+
+    case: dict
+    exports: Path
+    folder: Path
+    path: Path
+    kind: FileKind
+    mapping: ErpMapping
+
+    @classmethod
+    def of(cls, case: dict, tmp_path: Path) -> Dropped:
+        exports = tmp_path / "exports"
+        history = case.get("place", "drop") == "history"
+        folder = exports / ("history" if history else DAY.isoformat())
+        folder.mkdir(parents=True)
+        for name in [case["file"], *case.get("also", [])]:
+            shutil.copyfile(CORPUS / name, folder / name)
+        if not history and case.get("success", True):
+            (folder / "_SUCCESS").write_text("")
+        kind = FileKind(case["kind"])
+        mapping = mapping_with(tmp_path, kind.value, case.get("mapping", {}))
+        return cls(case, exports, folder, folder / case["file"], kind, mapping)
+
+    @property
+    def range(self) -> tuple[dt.date, dt.date]:
+        start = dt.date.fromisoformat(self.case.get("start", DAY.isoformat()))
+        return start, dt.date.fromisoformat(self.case.get("end", start.isoformat()))
+
+    def extract(self) -> ExtractResult:
+        if self.kind is FileKind.DEMAND:
+            return extract_demand(self.exports, *self.range, self.mapping)
+        return extract_snapshot(self.exports, DAY, self.kind, self.mapping)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 def test_corpus_case(case: dict, tmp_path: Path):
-    exports = tmp_path / "exports"
-    history = case.get("place", "drop") == "history"
-    folder = exports / ("history" if history else DAY.isoformat())
-    folder.mkdir(parents=True)
-    path = folder / case["file"]
-    shutil.copyfile(CORPUS / case["file"], path)
-    if not history and case.get("success", True):
-        (folder / "_SUCCESS").write_text("")
-    kind = FileKind(case["kind"])
-    mapping = mapping_with(tmp_path, kind.value, case.get("mapping", {}))
-
-    def extract() -> ExtractResult:
-        if kind is FileKind.DEMAND:
-            start = dt.date.fromisoformat(case.get("start", DAY.isoformat()))
-            end = dt.date.fromisoformat(case.get("end", DAY.isoformat()))
-            return extract_demand(exports, start, end, mapping)
-        return extract_snapshot(exports, DAY, kind, mapping)
+    dropped = Dropped.of(case, tmp_path)
+    path, folder, kind, extract = dropped.path, dropped.folder, dropped.kind, dropped.extract
 
     if "error" in case:
         with pytest.raises(ERRORS[case.get("error_type", "ExportFileError")]) as raised:
@@ -88,7 +110,9 @@ def test_corpus_case(case: dict, tmp_path: Path):
     result = extract()
     rejects = result.rejects[["line", "field", "value", "reason"]].values.tolist()
     assert rejects == case["rejects"]
-    assert set(result.rejects["file"]) <= {str(path)}
+    assert set(result.rejects["file"]) <= {
+        str(folder / n) for n in [path.name, *case.get("also", [])]
+    }
     columns = sorted({column for row in case["clean"] for column in row})
     clean = [
         {c: plain(v) for c, v in row.items()}

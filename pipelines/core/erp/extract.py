@@ -26,7 +26,7 @@ from pipelines.core.erp.drops import (
 )
 from pipelines.core.erp.mapping import ErpMapping, FileDialect
 from pipelines.core.erp.reader import LINE, ExportFileError, TextBlock, iter_text_blocks
-from pipelines.core.erp.validate import FILE, CheckedBlock, check_block, drop_duplicate_keys
+from pipelines.core.erp.validate import FILE, CheckedBlock, FileValidator, drop_duplicate_keys
 from pipelines.core.rejects import concat_rejects, empty_rejects
 
 # A history file whose first this-many rows have no readable date is refused as a whole (its
@@ -78,11 +78,13 @@ def extract_snapshot(
     cleans, rejects, rows_read = [], [], 0
     for path in files:
         file_cleans = []
+        validator = FileValidator(contract, dialect, str(path), known_locations)
         for block in iter_text_blocks(path, contract, dialect):
-            checked = check_block(block, contract, dialect, str(path), known_locations)
+            checked = validator.check(block)
             rows_read += len(block) + len(block.malformed)
             file_cleans.append(checked.clean_frame(contract))
             rejects.append(checked.rejects)
+        validator.finish()
         clean, dups = drop_duplicate_keys(
             pd.concat(file_cleans, ignore_index=True), contract, str(path)
         )
@@ -174,9 +176,10 @@ class _DemandFile:
         return sum(len(r) for r in self.rejects)
 
     def read(self, dialect: FileDialect) -> None:
+        validator = FileValidator(DEMAND, dialect, str(self.path), self.known_locations)
         for block in iter_text_blocks(self.path, DEMAND, dialect):
-            checked = check_block(block, DEMAND, dialect, str(self.path), self.known_locations)
-            self._add(block, checked)
+            self._add(block, validator.check(block))
+        validator.finish()
         if self.undated and self.earliest is None:
             self._refuse_undated(whole_file=True)
         if self.undated and self.first <= self.earliest <= self.last:
