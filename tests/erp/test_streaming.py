@@ -80,34 +80,35 @@ def test_lines_stay_exact_across_many_small_blocks(tmp_path, small_blocks):
     assert whole.frame[list(DEMAND.names)].values.tolist() == expected
 
 
-def test_unclosed_quote_in_the_middle_of_a_large_file_names_its_line(tmp_path, small_blocks):
-    """The record outgrows the parse block, the file is read again with larger blocks until the
-    rest of the file fits in one: then the quote is seen to run to the end of the file."""
-    good = "2026-11-21,WH-A,SKU-1,1\n"
-    path = tmp_path / "demand.csv"
-    path.write_text(HEADER + "\n" + good * 500 + '2026-11-21,WH-A,"SKU-2,1\n' + good * 2000)
-    with pytest.raises(ExportFileError) as raised:
-        list(iter_text_blocks(path, DEMAND, FileDialect()))
-    assert str(raised.value) == (
-        f"{path}: line 502: a quoted value opened on this line is never closed, so the rest of "
-        f"the file would be one value; close the quote, or write a quote inside a quoted value "
-        f'as two quotes ("")'
-    )
-
-
-def test_record_longer_than_the_largest_parse_block_names_its_line(
-    tmp_path, small_blocks, monkeypatch
+@pytest.mark.parametrize(
+    ("growth", "diagnosis"),
+    [
+        # blocks grow until the rest of the file fits in one: the quote runs to its end
+        (
+            64,
+            "a quoted value opened on this line is never closed, so the rest of the file would "
+            "be one value",
+        ),
+        # blocks of 4 KiB, then 16 KiB at most: the record outgrows the largest
+        (
+            4,
+            "a record runs on for more than 32 KiB without ending; most likely a quoted value "
+            "opened on this line is never closed",
+        ),
+    ],
+)
+def test_unclosed_quote_in_the_middle_of_a_large_file_names_its_line(
+    tmp_path, small_blocks, monkeypatch, growth, diagnosis
 ):
-    monkeypatch.setattr(reader, "MAX_BLOCK_GROWTH", 4)  # blocks of 4 KiB, then 16 KiB at most
+    monkeypatch.setattr(reader, "MAX_BLOCK_GROWTH", growth)
     good = "2026-11-21,WH-A,SKU-1,1\n"
     path = tmp_path / "demand.csv"
     path.write_text(HEADER + "\n" + good * 500 + '2026-11-21,WH-A,"SKU-2,1\n' + good * 2000)
     with pytest.raises(ExportFileError) as raised:
         list(iter_text_blocks(path, DEMAND, FileDialect()))
     assert str(raised.value) == (
-        f"{path}: line 502: a record runs on for more than 32 KiB without ending; most likely a "
-        f"quoted value opened on this line is never closed; close the quote, or write a quote "
-        f'inside a quoted value as two quotes ("")'
+        f"{path}: line 502: {diagnosis}; close the quote, or write a quote inside a quoted value "
+        f'as two quotes ("")'
     )
 
 

@@ -441,18 +441,6 @@ def _straddles(exc: pa.ArrowInvalid) -> bool:
     return "straddling" in str(exc)
 
 
-def _count_breaks(text: str) -> int:
-    return text.count("\n") + text.count("\r") - text.count("\r\n")
-
-
-def _size(n_bytes: int) -> str:
-    return f"{n_bytes >> 20} MiB" if n_bytes >= 1 << 20 else f"{n_bytes >> 10} KiB"
-
-
-def _shown(text: str) -> str:
-    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
-
-
 def iter_text_blocks(
     path: Path, contract: FileContract, dialect: FileDialect, block_bytes: int | None = None
 ) -> Iterator[TextBlock]:
