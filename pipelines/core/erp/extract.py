@@ -123,8 +123,8 @@ def extract_demand(
         (p, 0, None) for p in history_files(export_dir)
     ]
     for drop in complete_drops(export_dir):
-        files = drop_kind_files(drop.path, FileKind.DEMAND, dialect.split_files)
-        sources += [(p, drop.day.toordinal(), drop.day) for p in files]
+        drop_files = drop_kind_files(drop.path, FileKind.DEMAND, dialect.split_files)
+        sources += [(p, drop.day.toordinal(), drop.day) for p in drop_files]
     totals = DemandTotals(start, end)
     rejects: list[pd.DataFrame] = []
     files, rows_read = [], 0
