@@ -1,7 +1,9 @@
 """Where exports are in ERP_EXPORT_DIR: one folder per business day, plus history/.
 
 A daily drop is complete only when its `_SUCCESS` marker exists: the ERP writes it last, so a
-folder without it may still be being written and is never read.
+folder without it may still be being written and is never read. A drop holds one file per kind
+unless the mapping says the ERP splits that export (`split_files`): a second one is most often a
+copy, whose rows would count twice.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.core.erp.contract import FileKind
+from pipelines.core.erp.errors import ExportFileError
 from pipelines.core.erp.reader import SUFFIXES
 
 SUCCESS_MARKER = "_SUCCESS"
@@ -69,6 +72,21 @@ def kind_files(folder: Path, kind: FileKind) -> list[Path]:
         and p.name.lower().startswith(kind.value)
         and p.name.lower().endswith(SUFFIXES)
     )
+
+
+def drop_kind_files(folder: Path, kind: FileKind, split_files: bool = False) -> list[Path]:
+    """The files of one kind in a daily drop; more than one is an error naming them all
+    unless the mapping says the ERP splits the export (`split_files`)."""
+    files = kind_files(folder, kind)
+    if len(files) > 1 and not split_files:
+        names = ", ".join(repr(p.name) for p in files)
+        raise ExportFileError(
+            f"the ERP drop {folder} has {len(files)} {kind.value} files: {names}; a drop holds "
+            f"one {kind.value} file (a copy would be read twice: its rows counted twice); remove "
+            f"the extra file, or set `split_files = true` under [{kind.value}] in the mapping "
+            f"file if the ERP splits this export into several files"
+        )
+    return files
 
 
 def require_drop(export_dir: Path, day: dt.date) -> Drop:

@@ -18,10 +18,15 @@ import pandas as pd
 
 from pipelines.core.erp.contract import CONTRACTS, DEMAND, FileKind
 from pipelines.core.erp.demand_totals import DemandTotals, empty_demand_frame, epoch_day
-from pipelines.core.erp.drops import complete_drops, history_files, kind_files, require_drop
+from pipelines.core.erp.drops import (
+    complete_drops,
+    drop_kind_files,
+    history_files,
+    require_drop,
+)
 from pipelines.core.erp.mapping import ErpMapping, FileDialect
 from pipelines.core.erp.reader import LINE, ExportFileError, TextBlock, iter_text_blocks
-from pipelines.core.erp.validate import FILE, CheckedBlock, check_block, drop_duplicate_keys
+from pipelines.core.erp.validate import FILE, CheckedBlock, FileValidator, drop_duplicate_keys
 from pipelines.core.rejects import concat_rejects, empty_rejects
 
 # A history file whose first this-many rows have no readable date is refused as a whole (its
@@ -67,21 +72,23 @@ def extract_snapshot(
     """Items or products of the complete drop for `day` (a snapshot: one day, one truth)."""
     contract = CONTRACTS[kind]
     drop = require_drop(export_dir, day)
-    files = kind_files(drop.path, kind)
+    dialect = mapping.dialect(kind)
+    files = drop_kind_files(drop.path, kind, dialect.split_files)
     if not files:
         raise ExportFileError(
             f"the ERP drop {drop.path} has no {kind.value} file ({kind.value}.csv, "
             f"{kind.value}.csv.gz or {kind.value}.xlsx)"
         )
-    dialect = mapping.dialect(kind)
     cleans, rejects, rows_read = [], [], 0
     for path in files:
         file_cleans = []
+        validator = FileValidator(contract, dialect, str(path), known_locations)
         for block in iter_text_blocks(path, contract, dialect):
-            checked = check_block(block, contract, dialect, str(path), known_locations)
+            checked = validator.check(block)
             rows_read += len(block) + len(block.malformed)
             file_cleans.append(checked.clean_frame(contract))
             rejects.append(checked.rejects)
+        validator.finish()
         clean, dups = drop_duplicate_keys(
             pd.concat(file_cleans, ignore_index=True), contract, str(path)
         )
@@ -120,9 +127,8 @@ def extract_demand(
         (p, 0, None) for p in history_files(export_dir)
     ]
     for drop in complete_drops(export_dir):
-        sources += [
-            (p, drop.day.toordinal(), drop.day) for p in kind_files(drop.path, FileKind.DEMAND)
-        ]
+        drop_files = drop_kind_files(drop.path, FileKind.DEMAND, dialect.split_files)
+        sources += [(p, drop.day.toordinal(), drop.day) for p in drop_files]
     totals = DemandTotals(start, end)
     rejects: list[pd.DataFrame] = []
     files, rows_read, outside, history_outside = [], 0, 0, 0
@@ -186,9 +192,10 @@ class _DemandFile:
         return sum(len(r) for r in self.rejects)
 
     def read(self, dialect: FileDialect) -> None:
+        validator = FileValidator(DEMAND, dialect, str(self.path), self.known_locations)
         for block in iter_text_blocks(self.path, DEMAND, dialect):
-            checked = check_block(block, DEMAND, dialect, str(self.path), self.known_locations)
-            self._add(block, checked)
+            self._add(block, validator.check(block))
+        validator.finish()
         if self.undated and self.earliest is None:
             self._refuse_undated(whole_file=True)
         if self.undated and self.first <= self.earliest <= self.last:
