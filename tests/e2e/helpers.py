@@ -23,12 +23,12 @@ PIXEE_CHAIN = [
     pixee_assets.pixee_products_sync,
     pixee_assets.pixee_catalog_cache,
 ]
-PAQTANA_CHAIN = [
-    erp_assets.erp_items,
-    erp_assets.erp_demand,
-    paqtana_assets.paqtana_master_inventory,
-    paqtana_assets.paqtana_historical_demand,
-]
+PAQTANA_CHAIN = [erp_assets.erp_items, erp_assets.erp_demand, paqtana_assets.paqtana_sync]
+# The demand history alone (a backfill): the extract and the demand half of paqtana_sync.
+DEMAND_ONLY = {
+    "assets": [erp_assets.erp_demand, paqtana_assets.paqtana_sync],
+    "selection": ["erp_demand", "paqtana_historical_demand"],
+}
 
 
 def ean(n: int) -> str:
@@ -67,8 +67,18 @@ def materialize(assets, day: str, instance, resources, **kwargs) -> dg.ExecuteIn
     )
 
 
+def materializations_of(result: dg.ExecuteInProcessResult, asset: str) -> list:
+    """The asset's materializations in the run (by key: one step may materialize several)."""
+    key = dg.AssetKey(asset)
+    return [
+        e.step_materialization_data.materialization
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == key
+    ]
+
+
 def meta(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    mats = result.asset_materializations_for_node(asset)
+    mats = materializations_of(result, asset)
     return {k: v.value for k, v in mats[-1].metadata.items()}
 
 

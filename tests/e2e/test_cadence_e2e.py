@@ -14,7 +14,7 @@ from pipelines.core.paqtana.client import PaqtanaClient
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.paqtana.resources import PaqtanaResource
 from tests.conftest import ROOT
-from tests.e2e.helpers import PAQTANA_CHAIN, materialize, meta
+from tests.e2e.helpers import DEMAND_ONLY, PAQTANA_CHAIN, materialize, meta
 from tests.reliability.job_process import daily_sync_command
 
 DAY = "2026-11-21"
@@ -50,13 +50,13 @@ def test_crash_after_two_of_five_chunks_resumes_with_the_rest(
 
     monkeypatch.setattr(PaqtanaClient, "post_historical_demand", crashing_post)
     first = dg.materialize(
-        PAQTANA_CHAIN[1::2], instance=instance, resources=res, tags=RANGE_TAGS, raise_on_error=False
+        **DEMAND_ONLY, instance=instance, resources=res, tags=RANGE_TAGS, raise_on_error=False
     )
     assert not first.success
     assert [p["auto_calculate"] for p in sandbox.demand_posts()] == [False, False]
     monkeypatch.setattr(PaqtanaClient, "post_historical_demand", real_post)
 
-    second = dg.materialize(PAQTANA_CHAIN[1::2], instance=instance, resources=res, tags=RANGE_TAGS)
+    second = dg.materialize(**DEMAND_ONLY, instance=instance, resources=res, tags=RANGE_TAGS)
     m = meta(second, "paqtana_historical_demand")
     n = m["chunks"]
     assert n >= 5, "the fixture must produce at least five chunks at this cap"
@@ -73,7 +73,7 @@ def test_a_year_backfill_is_one_run_and_the_same_range_twice_a_day_is_refused(
         "dagster/asset_partition_range_start": "2025-11-18",
         "dagster/asset_partition_range_end": "2026-11-21",
     }
-    first = dg.materialize(PAQTANA_CHAIN[1::2], instance=instance, resources=res, tags=tags)
+    first = dg.materialize(**DEMAND_ONLY, instance=instance, resources=res, tags=tags)
     assert len(instance.get_runs()) == 1
     m = meta(first, "paqtana_historical_demand")
     assert m["cadence"].startswith("sent: backfill of 2025-11-18..2026-11-21")
@@ -84,7 +84,7 @@ def test_a_year_backfill_is_one_run_and_the_same_range_twice_a_day_is_refused(
         len({(r["date"], r["location"], r["code"]) for r in sandbox.historical_demand()})
         == m["dagster/row_count"]
     )
-    again = dg.materialize(PAQTANA_CHAIN[1::2], instance=instance, resources=res, tags=tags)
+    again = dg.materialize(**DEMAND_ONLY, instance=instance, resources=res, tags=tags)
     assert "already backfilled today" in meta(again, "paqtana_historical_demand")["cadence"]
     assert len(sandbox.demand_posts()) == len(posts)
 

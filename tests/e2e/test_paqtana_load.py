@@ -8,12 +8,12 @@ import pandas as pd
 from pipelines.defs.erp import assets as erp_assets
 from pipelines.defs.paqtana import assets as paqtana_assets
 from tests.e2e.conftest import DAY
+from tests.e2e.helpers import materializations_of
 
 ASSETS = [
     erp_assets.erp_items,
     erp_assets.erp_demand,
-    paqtana_assets.paqtana_master_inventory,
-    paqtana_assets.paqtana_historical_demand,
+    paqtana_assets.paqtana_sync,
 ]
 
 
@@ -41,7 +41,7 @@ def test_daily_load_sends_the_inventory_once_and_every_day_of_the_catch_up_windo
     received = sandbox.historical_demand()
     assert len(received) == len(staged_demand)
     assert sum(r["quantity"] for r in received) == staged_demand.quantity.sum()
-    demand = result.asset_materializations_for_node("paqtana_historical_demand")[0].metadata
+    demand = materializations_of(result, "paqtana_historical_demand")[0].metadata
     assert len(demand["days_sent"].value) == 14
 
 
@@ -52,7 +52,7 @@ def test_second_run_same_day_sends_nothing(instance, resources, sandbox):
     assert second.success
     writes_after = [r for r in sandbox.requests("paqtana") if r["method"] != "GET"]
     assert writes_after == writes_before
-    meta = second.asset_materializations_for_node("paqtana_master_inventory")[0].metadata
+    meta = materializations_of(second, "paqtana_master_inventory")[0].metadata
     assert meta["cadence"].value.startswith("skipped: already sent today at ")
     assert "for 2026-11-21 (the vendor takes one send a day" in meta["cadence"].value
     assert meta["requests_sent"].value == 1  # the workspaces pre-flight, a read

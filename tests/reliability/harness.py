@@ -19,7 +19,7 @@ from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.sync_mode import SyncModeResource
 from tests.conftest import CANONICAL_MAPPING, LOCATIONS
 from tests.e2e.conftest import base_resources
-from tests.e2e.helpers import ean, write_drop
+from tests.e2e.helpers import ean, materializations_of, write_drop
 from tests.reliability.leaks import SECRETS, Secrets
 
 DAY = "2026-11-21"
@@ -136,5 +136,5 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> dict[str, str]:
 
 def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
     """The metadata values of the asset's materialization in this run ({} when none)."""
-    mats = result.asset_materializations_for_node(asset)
+    mats = materializations_of(result, asset)
     return {k: v.value for k, v in mats[-1].metadata.items()} if mats else {}

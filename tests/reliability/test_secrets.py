@@ -33,8 +33,7 @@ def test_wrong_secrets_fail_each_vendor_with_a_message_a_person_can_act_on(scena
     assert sorted(scenario.failures) == [
         "pipelines.core.http.VendorError: Pixee GET /status failed: HTTP 401: "
         "Missing or invalid API key (X-API-Key header)",
-        paqtana,
-        paqtana,
+        paqtana,  # one step loads both: the same refusal is said once
         "pipelines.core.pxm.client.PxmAuthError: PXM POST /v2.1/oauth/authorize failed: "
         "HTTP 401: the client id/secret were refused; check the Client ID and Client Secret "
         "registered in PXM (Settings > System > Integrations, Super Admin only)",

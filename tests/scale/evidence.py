@@ -18,11 +18,14 @@ STEP_END = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
 POOL_OF_STEP = {a.op.name: a.op.pool for a in defs.assets if a.op.pool}
 PXM_TOKEN = ("POST", "/v2.1/oauth/authorize")
 _GRAPH = defs.resolve_asset_graph()
+# asset -> the step that materializes it (one step may materialize several: paqtana_sync)
+_STEP_OF = {key: _GRAPH.get(key).assets_def.node_def.name for key in _GRAPH.get_all_asset_keys()}
 # asset step -> the asset steps whose staged files or caches it reads
-UPSTREAM_OF_STEP = {
-    key.to_user_string(): {p.to_user_string() for p in _GRAPH.get(key).parent_keys}
-    for key in _GRAPH.get_all_asset_keys()
-}
+UPSTREAM_OF_STEP: dict[str, set[str]] = {}
+for _key, _step in _STEP_OF.items():
+    UPSTREAM_OF_STEP.setdefault(_step, set()).update(
+        _STEP_OF[p] for p in _GRAPH.get(_key).parent_keys
+    )
 
 
 def assert_sent_once(sandbox: Sandbox, engine: sa.Engine) -> None:

@@ -84,10 +84,10 @@ def test_two_queued_runs_of_one_day_send_once(deployment, sandbox, tmp_path):
         cwd=cwd,
         log=daemon_log,
     ):
-        # both runs reach their two Paqtana steps and wait on the closed pool; opened at 1, the
-        # four waiting steps must go one at a time (the overlap check below)
+        # both runs reach their Paqtana step (inventory then demand) and wait on the closed
+        # pool; opened at 1, the two waiting steps must go one at a time (the overlap check)
         wait_for(
-            lambda: slots.get_concurrency_info("paqtana").pending_step_count == 4,
+            lambda: slots.get_concurrency_info("paqtana").pending_step_count == 2,
             RUNS_TIMEOUT_S,
             "both runs to wait on the paqtana pool",
             lambda: failure_report(instance, run_ids, daemon_log),
@@ -121,7 +121,7 @@ def test_two_queued_runs_of_one_day_send_once(deployment, sandbox, tmp_path):
     assert set(POOL_OF_STEP.values()) == set(VENDOR_POOLS)
     for pool_name, intervals in pool_intervals(instance, run_ids).items():
         ordered = sorted(intervals)
-        assert len(ordered) == {"paqtana": 4, "pixee": 4, "pxm": 2}[pool_name]
+        assert len(ordered) == {"paqtana": 2, "pixee": 4, "pxm": 2}[pool_name]
         overlaps = [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if b[0] < a[1]]
         assert not overlaps, f"two {pool_name} steps at once: {overlaps}"
 

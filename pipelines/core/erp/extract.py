@@ -29,6 +29,8 @@ from pipelines.core.erp.reader import LINE, ExportFileError, TextBlock, iter_tex
 from pipelines.core.erp.validate import FILE, CheckedBlock, FileValidator, drop_duplicate_keys
 from pipelines.core.rejects import concat_rejects, empty_rejects
 
+# Where a refused row came from, in the staged refused frame (the body builders read these).
+SOURCE_FILE, SOURCE_LINE = "source_file", "source_line"
 # A history file whose first this-many rows have no readable date is refused as a whole (its
 # rejects would otherwise be held until the end of the file to find the file's first day).
 MAX_UNDATED_ROWS = 1_000_000
@@ -49,6 +51,8 @@ class ExtractResult:
     # covers past ranges by design); each is reported, never silently dropped
     rows_outside_range: int = 0
     history_rows_outside_range: int = 0
+    # snapshots: the refused rows, typed, faulty fields empty, with `source_file`/`source_line`
+    refused: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def rows_rejected(self) -> int:
@@ -79,7 +83,7 @@ def extract_snapshot(
             f"the ERP drop {drop.path} has no {kind.value} file ({kind.value}.csv, "
             f"{kind.value}.csv.gz or {kind.value}.xlsx)"
         )
-    cleans, rejects, rows_read = [], [], 0
+    cleans, rejects, refused, rows_read = [], [], [], 0
     for path in files:
         file_cleans = []
         validator = FileValidator(contract, dialect, str(path), known_locations)
@@ -87,6 +91,7 @@ def extract_snapshot(
             checked = validator.check(block)
             rows_read += len(block) + len(block.malformed)
             file_cleans.append(checked.clean_frame(contract))
+            refused.append(checked.refused_frame(contract).assign(**{FILE: str(path)}))
             rejects.append(checked.rejects)
         validator.finish()
         clean, dups = drop_duplicate_keys(
@@ -98,12 +103,16 @@ def extract_snapshot(
     if len(files) > 1:  # the same key in two files of one drop is a duplicate too
         clean, dups = drop_duplicate_keys(clean, contract, "")
         rejects.append(dups)
+    refused_rows = pd.concat(refused, ignore_index=True).rename(
+        columns={FILE: SOURCE_FILE, LINE: SOURCE_LINE}
+    )
     return ExtractResult(
         clean=clean.drop(columns=[LINE, FILE]).reset_index(drop=True),
         rejects=concat_rejects(rejects),
         files=[str(p) for p in files],
         rows_read=rows_read,
         rows_clean_source=len(clean),
+        refused=refused_rows,
     )
 
 

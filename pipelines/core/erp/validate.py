@@ -83,11 +83,18 @@ class CheckedBlock:
 
     def clean_frame(self, contract: FileContract) -> pd.DataFrame:
         """Typed frame of the accepted rows: `_line`, then the contract's columns."""
-        good = ~self.bad
-        data: dict[str, object] = {LINE: self.lines[good]}
+        return self._frame(contract, ~self.bad)
+
+    def refused_frame(self, contract: FileContract) -> pd.DataFrame:
+        """Typed frame of the refused rows, their faulty fields empty: what a snapshot load
+        needs to keep an item the vendor already holds (its good fields are today's)."""
+        return self._frame(contract, self.bad)
+
+    def _frame(self, contract: FileContract, rows: np.ndarray) -> pd.DataFrame:
+        data: dict[str, object] = {LINE: self.lines[rows]}
         for name in contract.names:
             column = self.columns[name]
-            data[name] = TypedColumn(column.codes[good], column.values).series()
+            data[name] = TypedColumn(column.codes[rows], column.values).series()
         return pd.DataFrame(data)
 
 

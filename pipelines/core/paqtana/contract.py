@@ -14,6 +14,8 @@ source; the README's "Vendor contracts and our assumptions" section lists the sa
   32,000,000 bytes; the default cap stays below both with 64 KiB to spare.
 - ``WORKSPACE_CODES_PATH``: the workspace listing's shape (``[[name, code], ...]``) is evidence.
 - ``ERROR_TYPE_FIELD`` / ``ERROR_DETAIL_PATH``: the error body's shape is evidence.
+- ``RECALCULATION_ONLY_BODY``: a demand POST with an empty ``data`` list is accepted, so a day
+  that sends inventory but no demand still asks for a recalculation with it.
 - Missing values are sent as JSON ``null`` (not 0, not omitted); integral numbers are written as
   integers (``12``, not ``12.0``); ``additionalColumns`` is always ``[]``.
 """
@@ -40,6 +42,9 @@ ERROR_TYPE_FIELD = "operation_type"
 ERROR_DETAIL_PATH = ("operation_info", "validation_error")
 # Vendor page: the last demand request of a sync asks Paqtana to recompute order suggestions.
 AUTO_CALCULATE_PARAM = ("auto_calculate", "True")
+# ASSUMPTION (not on the vendor page): an empty demand POST is accepted, so the recalculation can
+# follow an inventory PUT on a day with no demand to send.
+RECALCULATION_ONLY_BODY = b'{"data":[]}'
 
 # --- Sizes --------------------------------------------------------------------------------------
 

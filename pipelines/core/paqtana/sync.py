@@ -4,9 +4,12 @@ how a unit goes out, and which rows a refused request carried."""
 
 from __future__ import annotations
 
+import hashlib
+
 import orjson
 
 from pipelines.core.paqtana.client import PaqtanaClient
+from pipelines.core.paqtana.contract import RECALCULATION_ONLY_BODY
 from pipelines.core.paqtana.demand import DemandChunks
 from pipelines.core.paqtana.inventory import MasterInventory
 from pipelines.core.sync.units import SendPlan, Unit, UnitAnswer, sha256_of
@@ -21,12 +24,18 @@ def inventory_plan(inventory: MasterInventory) -> SendPlan:
     return SendPlan([unit], payload_hash=inventory.sha256)
 
 
-def demand_plan(built: DemandChunks, nothing_to_send: str) -> SendPlan:
+def demand_plan(built: DemandChunks, nothing_to_send: str, *, recalculate: bool) -> SendPlan:
+    """The day's demand chunks; with none to send and `recalculate` (the inventory changed
+    today), one empty POST that carries the recalculation (RECALCULATION_ONLY_BODY)."""
     n = len(built.chunks)
     units = [
         Unit(c.sha256, c.body, c.values, f"demand chunk {i + 1}/{n} ({c.size_bytes:,} bytes)")
         for i, c in enumerate(built.chunks)
     ]
+    if not units and recalculate:
+        digest = hashlib.sha256(RECALCULATION_ONLY_BODY).hexdigest()
+        units = [Unit(digest, RECALCULATION_ONLY_BODY, 0, "recalculation after the inventory")]
+        return SendPlan(units, payload_hash=None)
     return SendPlan(
         units,
         payload_hash=sha256_of(c.sha256 for c in built.chunks) if units else None,

@@ -9,8 +9,6 @@ every day (a weekend would fail them and alert) and describe themselves in gener
 the asset page (a runless check evaluation); a person can also run them from the UI.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import json
 from dataclasses import dataclass

@@ -116,6 +116,8 @@ def _snapshot_asset(kind: FileKind, description: str) -> dg.AssetsDefinition:
         known = erp.locations().known_locations() if kind is FileKind.ITEMS else None
         result = extract_snapshot(erp.exports, last, kind, erp.mapping(), known)
         staging.store().write_day(name, last, result.clean)
+        if kind is FileKind.ITEMS:  # what the inventory load may carry forward
+            staging.store().write_day(f"{name}_refused", last, result.refused)
         return _materialize(
             context, erp, staging, result, range_label(first, last), len(result.clean)
         )
