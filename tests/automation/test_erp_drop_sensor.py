@@ -24,6 +24,7 @@ from pipelines.core.state_db import make_engine
 from pipelines.defs import settings
 from pipelines.defs.automation.sensors import erp_drop_sensor
 from pipelines.defs.cadence.resources import state_db_url
+from pipelines.defs.erp.resources import ErpExportStoreResource
 from pipelines.defs.partitions import business_days
 
 TODAY = dt.datetime.now(ZoneInfo(business_days.timezone)).date()
@@ -55,7 +56,13 @@ def drop(export_dir: Path, day: str, marker_age_s: float | None = 120.0) -> Path
 
 
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    """One evaluation, the `erp` resource pointing at the `export_dir` fixture's folder."""
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        definitions=defs,
+        resources={"erp": ErpExportStoreResource(export_dir=settings.ERP_EXPORT_DIR)},
+    )
     return erp_drop_sensor.evaluate_tick(context)
 
 

@@ -1,83 +1,97 @@
 """Where exports are in ERP_EXPORT_DIR: one folder per business day, plus history/.
 
 A daily drop is complete only when its `_SUCCESS` marker exists: the ERP writes it last, so a
-folder without it may still be being written and is never read.
+folder without it may still be being written and is never read. The folders are listed and
+read through the export store (a local folder, SFTP or S3), never changed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from pipelines.core.erp.contract import FileKind
-from pipelines.core.erp.reader import SUFFIXES
+from pipelines.core.erp.export_store import (
+    HISTORY_DIR,
+    SUCCESS_MARKER,
+    ExportFile,
+    ExportStore,
+    as_export_store,
+)
 
-SUCCESS_MARKER = "_SUCCESS"
-HISTORY_DIR = "history"
+__all__ = [
+    "HISTORY_DIR",
+    "SUCCESS_MARKER",
+    "Drop",
+    "DropNotReadyError",
+    "complete_drops",
+    "history_files",
+    "list_drops",
+    "require_drop",
+]
 
 
 class DropNotReadyError(FileNotFoundError):
     """The drop a run needs is missing or incomplete."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Drop:
+    """One dated folder; its marker is looked up once, when first asked."""
+
     day: dt.date
-    path: Path
+    folder: str  # in the store's filesystem
+    store: ExportStore = field(repr=False, compare=False)
+
+    @property
+    def path(self) -> str:
+        """The folder as a person reads it (a local path, or the URL without credentials)."""
+        return self.store.shown(self.folder)
+
+    @cached_property
+    def marker_mtime(self) -> float | None:
+        """When `_SUCCESS` was written (Unix seconds); None while it does not exist."""
+        return self.store.success_marker_mtime(self.folder)
 
     @property
     def complete(self) -> bool:
-        return (self.path / SUCCESS_MARKER).is_file()
+        return self.marker_mtime is not None
+
+    def files(self, kind: FileKind) -> list[ExportFile]:
+        """The drop's files of one kind: `<kind>*.csv|.csv.gz|.xlsx`, in name order."""
+        return self.store.kind_files(self.folder, kind)
 
 
-def list_drops(export_dir: Path) -> list[Drop]:
-    """Every dated folder, complete or not, oldest first; other folder names are ignored."""
-    drops = []
-    if not export_dir.is_dir():
-        return drops
-    for child in export_dir.iterdir():
-        if not child.is_dir():
-            continue
-        try:
-            day = dt.date.fromisoformat(child.name)
-        except ValueError:
-            continue
-        drops.append(Drop(day, child))
-    return sorted(drops, key=lambda d: d.day)
+def list_drops(location: ExportStore | Path) -> list[Drop]:
+    """Every dated folder, complete or not, oldest first, from one listing; other folder names
+    are ignored."""
+    store = as_export_store(location)
+    return [Drop(day, folder, store) for day, folder in store.dated_folders()]
 
 
-def complete_drops(export_dir: Path) -> list[Drop]:
-    return [d for d in list_drops(export_dir) if d.complete]
+def complete_drops(location: ExportStore | Path) -> list[Drop]:
+    return [d for d in list_drops(location) if d.complete]
 
 
-def kind_files(folder: Path, kind: FileKind) -> list[Path]:
-    """Files of one kind in a folder: `<kind>*.csv|.csv.gz|.xlsx`, in name order."""
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file()
-        and p.name.lower().startswith(kind.value)
-        and p.name.lower().endswith(SUFFIXES)
+def require_drop(location: ExportStore | Path, day: dt.date) -> Drop:
+    store = as_export_store(location)
+    drop = Drop(day, store.folder(day.isoformat()), store)
+    if drop.complete:
+        return drop
+    if not store.is_folder(drop.folder):
+        raise DropNotReadyError(
+            f"no ERP drop for {day}: folder {drop.path} does not exist (ERP_EXPORT_DIR="
+            f"{store.location})"
+        )
+    raise DropNotReadyError(
+        f"the ERP drop {drop.path} has no {SUCCESS_MARKER} marker: it is incomplete or still "
+        f"being written, so it is not read"
     )
 
 
-def require_drop(export_dir: Path, day: dt.date) -> Drop:
-    drop = Drop(day, export_dir / day.isoformat())
-    if not drop.path.is_dir():
-        raise DropNotReadyError(
-            f"no ERP drop for {day}: folder {drop.path} does not exist (ERP_EXPORT_DIR="
-            f"{export_dir})"
-        )
-    if not drop.complete:
-        raise DropNotReadyError(
-            f"the ERP drop {drop.path} has no {SUCCESS_MARKER} marker: it is incomplete or still "
-            f"being written, so it is not read"
-        )
-    return drop
-
-
-def history_files(export_dir: Path, kind: FileKind = FileKind.DEMAND) -> list[Path]:
-    return kind_files(export_dir / HISTORY_DIR, kind)
+def history_files(
+    location: ExportStore | Path, kind: FileKind = FileKind.DEMAND
+) -> list[ExportFile]:
+    return as_export_store(location).history_files(kind)

@@ -12,11 +12,11 @@ File-level faults raise ExportFileError naming the file, where in it, and the fi
 from __future__ import annotations
 
 import csv
+import io
 import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ import pyarrow.csv as pa_csv
 from pipelines.core.erp.contract import FileContract
 from pipelines.core.erp.errors import ExportFileError
 from pipelines.core.erp.mapping import FileDialect
-from pipelines.core.erp.source import Utf8Source
+from pipelines.core.erp.source import ReadableFile, Utf8Source
 from pipelines.core.read_ahead import read_ahead
 from pipelines.core.rejects import WHOLE_ROW, concat_rejects, empty_rejects, reject_frame
 
@@ -117,13 +117,17 @@ class ExportText:
     malformed: pd.DataFrame
 
 
-def _suffix(path: Path) -> str:
+def _suffix(path: ReadableFile) -> str:
     name = path.name.lower()
     return next((s for s in SUFFIXES if name.endswith(s)), "")
 
 
 def _check_header(
-    path: Path, header: list[str], contract: FileContract, dialect: FileDialect, first_line: str
+    path: ReadableFile,
+    header: list[str],
+    contract: FileContract,
+    dialect: FileDialect,
+    first_line: str,
 ) -> None:
     """Fail on a header that cannot carry the contract's required columns."""
     renamed = [dialect.rename.get(h, h) for h in header]
@@ -145,7 +149,7 @@ def _check_header(
 
 
 def _layout(
-    path: Path, header: list[str], contract: FileContract, dialect: FileDialect
+    path: ReadableFile, header: list[str], contract: FileContract, dialect: FileDialect
 ) -> dict[str, int]:
     """Contract column -> its position in the file (after renaming). Extra columns are kept out
     of the clean frame but never fail the file; a contract column given twice does."""
@@ -194,7 +198,7 @@ class _RecordLines:
     one line plus the line breaks inside its values, so a running sum gives exact lines.
     """
 
-    def __init__(self, path: Path, first_line: int, delimiter: str, expected: int) -> None:
+    def __init__(self, path: ReadableFile, first_line: int, delimiter: str, expected: int) -> None:
         self.path = path
         self.next_line = first_line
         self.next_record = 2
@@ -293,7 +297,7 @@ class _CsvBlocks:
     """One CSV file as TextBlocks (see module docstring)."""
 
     def __init__(
-        self, path: Path, contract: FileContract, dialect: FileDialect, block_bytes: int
+        self, path: ReadableFile, contract: FileContract, dialect: FileDialect, block_bytes: int
     ) -> None:
         self.path = path
         self.contract = contract
@@ -440,10 +444,12 @@ class _CsvBlocks:
         return TextBlock(columns, row_lines, malformed)
 
 
-def _xlsx_frame(path: Path, contract: FileContract, dialect: FileDialect) -> pd.DataFrame:
+def _xlsx_frame(path: ReadableFile, contract: FileContract, dialect: FileDialect) -> pd.DataFrame:
+    with path.open("rb") as stream:  # a workbook is read whole anyway (see _xlsx_blocks)
+        workbook = io.BytesIO(stream.read())
     try:
         sheets = pd.read_excel(
-            path, sheet_name=None, dtype=str, keep_default_na=False, engine="openpyxl"
+            workbook, sheet_name=None, dtype=str, keep_default_na=False, engine="openpyxl"
         )
     except Exception as exc:  # openpyxl raises many kinds; all mean "unreadable"
         raise ExportFileError(f"{path}: not a readable .xlsx workbook ({exc})") from None
@@ -465,7 +471,9 @@ def _xlsx_frame(path: Path, contract: FileContract, dialect: FileDialect) -> pd.
     )
 
 
-def _xlsx_blocks(path: Path, contract: FileContract, dialect: FileDialect) -> Iterator[TextBlock]:
+def _xlsx_blocks(
+    path: ReadableFile, contract: FileContract, dialect: FileDialect
+) -> Iterator[TextBlock]:
     """A workbook holds at most ~1M rows (Excel's limit), so it is read whole, as one block."""
     frame = _xlsx_frame(path, contract, dialect)
     header = [str(c).strip() for c in frame.columns]
@@ -490,7 +498,7 @@ def _xlsx_blocks(path: Path, contract: FileContract, dialect: FileDialect) -> It
 
 
 def iter_text_blocks(
-    path: Path, contract: FileContract, dialect: FileDialect, block_bytes: int | None = None
+    path: ReadableFile, contract: FileContract, dialect: FileDialect, block_bytes: int | None = None
 ) -> Iterator[TextBlock]:
     """One file as consecutive TextBlocks of about `block_bytes` of text each. Raises
     ExportFileError for faults of the whole file (possibly after yielding earlier blocks)."""
@@ -503,7 +511,7 @@ def iter_text_blocks(
     return read_ahead(iter(_CsvBlocks(path, contract, dialect, block_bytes or BLOCK_BYTES)), 1)
 
 
-def read_export(path: Path, contract: FileContract, dialect: FileDialect) -> ExportText:
+def read_export(path: ReadableFile, contract: FileContract, dialect: FileDialect) -> ExportText:
     """A whole file as one all-text frame (see `read_export_file`) plus the rejects of its
     malformed rows. Holds the file in memory: extraction streams `iter_text_blocks` instead."""
     frames, malformed = [], []
@@ -518,7 +526,9 @@ def read_export(path: Path, contract: FileContract, dialect: FileDialect) -> Exp
     return ExportText(frame, concat_rejects(malformed))
 
 
-def read_export_file(path: Path, contract: FileContract, dialect: FileDialect) -> pd.DataFrame:
+def read_export_file(
+    path: ReadableFile, contract: FileContract, dialect: FileDialect
+) -> pd.DataFrame:
     """One file -> all-text frame with the contract's columns (missing optional ones empty)
     plus `_line`. Blank rows are skipped; rows with the wrong number of fields are left out
     (`read_export` returns them as rejects). Raises ExportFileError for faults of the whole

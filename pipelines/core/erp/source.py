@@ -12,14 +12,23 @@ from __future__ import annotations
 import codecs
 import gzip
 import zlib
-from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from pipelines.core.erp.errors import ExportFileError
 
 CHUNK_BYTES = 1 << 20
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+
+class ReadableFile(Protocol):
+    """What the reader opens: a `pathlib.Path`, or an `ExportFile` of a remote export store.
+    `str()` of it names the file in errors and rejects."""
+
+    @property
+    def name(self) -> str: ...
+
+    def open(self, mode: str = "rb") -> BinaryIO: ...
 
 
 def count_line_breaks(data: bytes, after_cr: bool = False) -> int:
@@ -49,7 +58,7 @@ class Utf8Source:
     when the file lacks one, so every record, the last included, ends with a break.
     """
 
-    def __init__(self, path: Path, encoding: str, chunk_bytes: int | None = None) -> None:
+    def __init__(self, path: ReadableFile, encoding: str, chunk_bytes: int | None = None) -> None:
         try:
             codec = codecs.lookup(encoding)
         except LookupError:
@@ -64,7 +73,8 @@ class Utf8Source:
         self._utf8 = codec.name in {"utf-8", "utf-8-sig"}
         self._codec = codec
         self._decoder = codec.incrementaldecoder("strict")
-        self._raw: BinaryIO = self._open(path)
+        self._file = path.open("rb")
+        self._raw: BinaryIO = self._inflated(path, self._file)
         self._offset = 0  # bytes of the (inflated) file consumed, BOM included
         self._first = True
         self._done = False
@@ -72,10 +82,10 @@ class Utf8Source:
         self._held: bytes | None = None
 
     @staticmethod
-    def _open(path: Path) -> BinaryIO:
+    def _inflated(path: ReadableFile, file: BinaryIO) -> BinaryIO:
         if path.name.lower().endswith(".gz"):
-            return gzip.open(path, "rb")  # type: ignore[return-value]
-        return path.open("rb")
+            return gzip.GzipFile(fileobj=file, mode="rb")  # type: ignore[return-value]
+        return file
 
     # --- file-like API used by pyarrow ----------------------------------------------------------
 
@@ -95,6 +105,7 @@ class Utf8Source:
     def close(self) -> None:
         if not self.closed:
             self._raw.close()
+            self._file.close()  # a GzipFile leaves the file it reads open
             self.closed = True
 
     def __enter__(self) -> Utf8Source:

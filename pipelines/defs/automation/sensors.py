@@ -1,5 +1,10 @@
 """The ERP-arrival sensor: a complete drop in ERP_EXPORT_DIR starts that day's daily_sync.
 
+Each tick lists the export location once (local, SFTP or S3, through the `erp` resource) and
+looks up the `_SUCCESS` marker of the drops in the lookback; nothing is downloaded. A location
+that cannot be read skips the tick with the reason (URL without credentials, error, what to
+check), and the next tick tries again.
+
 A drop is requested once (its day goes into the cursor) and only when:
 - it is complete: `_SUCCESS` exists and is older than ERP_DROP_SETTLE_SECONDS, so an ERP that
   writes the marker and then touches the folder again is not raced;
@@ -17,7 +22,6 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -25,10 +29,12 @@ import dagster as dg
 from pipelines.core.cadence.endpoints import DAILY_WRITES
 from pipelines.core.cadence.ledger import CadenceLedger, synced_days
 from pipelines.core.erp.drops import SUCCESS_MARKER, Drop, list_drops
+from pipelines.core.erp.export_store import ExportStoreError
 from pipelines.core.state_db import make_engine
 from pipelines.defs import settings
 from pipelines.defs.automation import settings as automation_settings
 from pipelines.defs.cadence.resources import state_db_url
+from pipelines.defs.erp.resources import ErpExportStoreResource
 from pipelines.defs.jobs import daily_sync
 from pipelines.defs.partitions import business_days
 
@@ -47,7 +53,7 @@ class DropTriage:
     synced: list[str] = field(default_factory=list)
     out_of_range: list[str] = field(default_factory=list)
 
-    def summary(self, export_dir: Path, settle_s: int) -> str:
+    def summary(self, export_dir: str, settle_s: int) -> str:
         if not any(vars(self).values()):
             return f"no dated drop folder in {export_dir}"
         parts = [
@@ -95,10 +101,9 @@ def triage_drops(
 
 
 def _marker_age(drop: Drop, now: float) -> float:
-    try:
-        return now - (drop.path / SUCCESS_MARKER).stat().st_mtime
-    except FileNotFoundError:  # removed since we looked: treat as brand new
+    if drop.marker_mtime is None:  # removed since we looked: treat as brand new
         return 0.0
+    return now - drop.marker_mtime
 
 
 def read_cursor(cursor: str | None) -> set[str]:
@@ -131,19 +136,26 @@ def ledger_synced_days(instance: dg.DagsterInstance) -> set[dt.date]:
         "ERP_EXPORT_DIR that the cadence ledger does not show as synced."
     ),
 )
-def erp_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    export_dir = Path(settings.ERP_EXPORT_DIR)
+def erp_drop_sensor(
+    context: dg.SensorEvaluationContext, erp: ErpExportStoreResource
+) -> dg.SensorResult:
     requested = read_cursor(context.cursor)
     today = dt.datetime.now(ZoneInfo(business_days.timezone)).date()
-    triage = triage_drops(
-        list_drops(export_dir),
-        requested=requested,
-        synced=ledger_synced_days(context.instance),
-        is_partition=business_days.has_partition_key,
-        oldest_day=today - dt.timedelta(days=automation_settings.DROP_LOOKBACK_DAYS),
-        now=time.time(),
-        settle_s=automation_settings.DROP_SETTLE_SECONDS,
-    )
+    try:
+        with erp.export_store() as exports:
+            export_dir = exports.location
+            triage = triage_drops(
+                list_drops(exports),
+                requested=requested,
+                synced=ledger_synced_days(context.instance),
+                is_partition=business_days.has_partition_key,
+                oldest_day=today - dt.timedelta(days=automation_settings.DROP_LOOKBACK_DAYS),
+                now=time.time(),
+                settle_s=automation_settings.DROP_SETTLE_SECONDS,
+            )
+    except ExportStoreError as exc:  # the next tick tries again; the cursor is kept
+        context.log.warning(str(exc))
+        return dg.SensorResult(skip_reason=str(exc), cursor=write_cursor(requested))
     cursor = write_cursor(requested | set(triage.ready))
     if not triage.ready:
         return dg.SensorResult(

@@ -100,7 +100,8 @@ def _snapshot_asset(kind: FileKind, description: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         first, last = partition_days(context)
         known = erp.locations().known_locations() if kind is FileKind.ITEMS else None
-        result = extract_snapshot(erp.exports, last, kind, erp.mapping(), known)
+        with erp.export_store() as exports:
+            result = extract_snapshot(exports, last, kind, erp.mapping(), known)
         erp.staging().write_day(name, last, result.clean)
         return _materialize(context, erp, result, range_label(first, last), len(result.clean))
 
@@ -134,6 +135,7 @@ erp_products = _snapshot_asset(
 def erp_demand(context: dg.AssetExecutionContext, erp: ErpExportsResource) -> dg.MaterializeResult:
     first, last = partition_days(context)
     locations = erp.locations()
-    result = extract_demand(erp.exports, first, last, erp.mapping(), locations.known_locations())
+    with erp.export_store() as exports:
+        result = extract_demand(exports, first, last, erp.mapping(), locations.known_locations())
     erp.staging().write_days("erp_demand", first, last, result.clean)
     return _materialize(context, erp, result, range_label(first, last), len(result.clean))
