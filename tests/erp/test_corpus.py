@@ -8,6 +8,7 @@ import json
 import math
 import shutil
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,7 @@ import pytest
 
 from pipelines.core.erp.contract import CONTRACTS, FileKind
 from pipelines.core.erp.drops import DropNotReadyError
+from pipelines.core.erp.export_store import ExportStore, as_export_store
 from pipelines.core.erp.extract import ExtractResult, extract_demand, extract_snapshot
 from pipelines.core.erp.mapping import ErpMapping, load_mapping
 from pipelines.core.erp.reader import ExportFileError
@@ -60,6 +62,16 @@ def test_every_corpus_file_has_a_case_and_every_case_a_file():
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 def test_corpus_case(case: dict, tmp_path: Path):
+    check_case(case, tmp_path)
+
+
+def check_case(
+    case: dict,
+    tmp_path: Path,
+    publish: Callable[[Path], ExportStore | Path] = lambda exports: exports,
+) -> None:
+    """Extract the case's file from `publish(exports)`: the local folder itself, or the same
+    files on a remote store (tests/remote), where names in errors and rejects are its URLs."""
     exports = tmp_path / "exports"
     history = case.get("place", "drop") == "history"
     folder = exports / ("history" if history else DAY.isoformat())
@@ -70,25 +82,30 @@ def test_corpus_case(case: dict, tmp_path: Path):
         (folder / "_SUCCESS").write_text("")
     kind = FileKind(case["kind"])
     mapping = mapping_with(tmp_path, kind.value, case.get("mapping", {}))
+    location = publish(exports)
+    shown_root = as_export_store(location).location
+
+    def shown(local: Path) -> str:
+        return shown_root + str(local)[len(str(exports)) :]
 
     def extract() -> ExtractResult:
         if kind is FileKind.DEMAND:
             start = dt.date.fromisoformat(case.get("start", DAY.isoformat()))
             end = dt.date.fromisoformat(case.get("end", DAY.isoformat()))
-            return extract_demand(exports, start, end, mapping)
-        return extract_snapshot(exports, DAY, kind, mapping)
+            return extract_demand(location, start, end, mapping)
+        return extract_snapshot(location, DAY, kind, mapping)
 
     if "error" in case:
         with pytest.raises(ERRORS[case.get("error_type", "ExportFileError")]) as raised:
             extract()
-        expected = case["error"].replace("{path}", str(path)).replace("{drop}", str(folder))
+        expected = case["error"].replace("{path}", shown(path)).replace("{drop}", shown(folder))
         assert str(raised.value) == expected
         return
 
     result = extract()
     rejects = result.rejects[["line", "field", "value", "reason"]].values.tolist()
     assert rejects == case["rejects"]
-    assert set(result.rejects["file"]) <= {str(path)}
+    assert set(result.rejects["file"]) <= {shown(path)}
     columns = sorted({column for row in case["clean"] for column in row})
     clean = [
         {c: plain(v) for c, v in row.items()}
