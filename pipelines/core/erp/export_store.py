@@ -402,7 +402,7 @@ _SFTP_CHECK = (
 _S3_CHECK = (
     "the bucket and prefix in ERP_EXPORT_DIR, ERP_EXPORT_S3_ENDPOINT_URL for an S3-compatible "
     "store, the credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or "
-    "the machine's role), AWS_REGION, and that they may list and read the prefix"
+    "the machine's role), AWS_DEFAULT_REGION, and that they may list and read the prefix"
 )
 
 
