@@ -192,7 +192,7 @@ class ExportStore:
         names = sorted(
             posixpath.basename(entry["name"])
             for entry in self._listing(folder)
-            if entry["type"] == "file"
+            if entry["type"] in ("file", "link")  # SFTP lists a symlink as a link
         )
         return [
             ExportFile(self, posixpath.join(folder, name))
@@ -281,6 +281,12 @@ def _split(url: str) -> SplitResult | None:
             f"ERP_EXPORT_DIR={shown}: unsupported scheme {parts.scheme!r}; use a path, file://, "
             f"sftp://user@host:port/path or s3://bucket/prefix"
         )
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        raise ExportStoreError(
+            f"ERP_EXPORT_DIR={shown}: the port is not a number; use sftp://user@host:22/path"
+        ) from None
     if parts.password is not None:
         raise ExportStoreError(
             f"ERP_EXPORT_DIR={shown}: the URL carries a password, which would then show in "
@@ -293,8 +299,8 @@ def _split(url: str) -> SplitResult | None:
 def _without_password(parts: SplitResult) -> str:
     if parts.password is None:
         return parts.geturl()
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    user_info, _, host_port = parts.netloc.rpartition("@")
+    netloc = f"{user_info.split(':', 1)[0]}:***@{host_port}"
     return parts._replace(netloc=netloc).geturl()
 
 
