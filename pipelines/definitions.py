@@ -17,6 +17,8 @@ from pipelines.defs.pixee.checks import PIXEE_CHECKS
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm import assets as pxm_assets
 from pipelines.defs.pxm.resources import PxmResource
+from pipelines.defs.staging import StagingResource
+from pipelines.defs.state_db import StateDatabaseResource
 from pipelines.defs.sync_mode import SyncModeResource
 
 defs = dg.Definitions(
@@ -34,6 +36,8 @@ defs = dg.Definitions(
             aws_secret_access_key=settings.env_var_if_set("AWS_SECRET_ACCESS_KEY"),
             aws_session_token=settings.env_var_if_set("AWS_SESSION_TOKEN"),
         ),
+        "staging": StagingResource(),
+        "state_db": StateDatabaseResource(),
         "cadence": CadenceGuardResource(),
         "sync_mode": SyncModeResource(),
         "paqtana": PaqtanaResource(

@@ -1,5 +1,7 @@
-"""Run the reliability scenarios (tests/reliability) and print their figures: faults injected
-and survived, rows in / sent / rejected / lost, and duplicates, per scenario and in total.
+"""Run the reliability scenarios (tests/reliability) and the crash-at-every-boundary test of the
+sync engine (tests/sync), and print their figures: faults injected and survived, rows in / sent
+/ rejected / lost, and duplicates, per scenario and in total; then the boundary table (where the
+engine was killed, what the vendor held after the immediate re-run).
 
     .venv/bin/python scripts/reliability_report.py                  # run the scenarios, print
     .venv/bin/python scripts/reliability_report.py --figures F.jsonl  # print what a run wrote
@@ -22,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # The variable tests/reliability/figures.py (FIGURES_ENV) appends one JSON line per scenario to.
 FIGURES_ENV = "RELIABILITY_FIGURES"
+# The file tests/sync/test_crash_every_boundary.py writes its table to.
+BOUNDARY_TABLE_ENV = "SYNC_BOUNDARY_TABLE"
 COLUMNS = (
     ("scenario", "scenario"),
     ("faults_injected", "faults"),
@@ -36,11 +40,11 @@ COLUMNS = (
 TOTALLED = [key for key, _ in COLUMNS[1:-1]]
 
 
-def run_scenarios(figures: Path, pytest_args: list[str]) -> int:
+def run_scenarios(figures: Path, boundaries: Path, pytest_args: list[str]) -> int:
     """pytest's exit status; the tests append their figures to `figures`."""
-    command = [sys.executable, "-m", "pytest", "tests/reliability", "-q", *pytest_args]
-    env = os.environ | {FIGURES_ENV: str(figures)}
-    return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+    command = [sys.executable, "-m", "pytest", "tests/reliability", "tests/sync", "-q"]
+    env = os.environ | {FIGURES_ENV: str(figures), BOUNDARY_TABLE_ENV: str(boundaries)}
+    return subprocess.run([*command, *pytest_args], cwd=ROOT, env=env, check=False).returncode
 
 
 def load(figures: Path) -> list[dict]:
@@ -78,9 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.figures is None:
         folder = Path(tempfile.mkdtemp(prefix="reliability-"))
         figures = folder / "figures.jsonl"
-        status = run_scenarios(figures, pytest_args)
+        boundaries = folder / "boundaries.json"
+        status = run_scenarios(figures, boundaries, pytest_args)
     else:
         figures = args.figures
+        boundaries = figures.with_name("boundaries.json")
     rows = load(figures)
     if not rows:
         print(f"no figures in {figures}", file=sys.stderr)
@@ -90,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     lost = sum(r["rows_lost"] for r in rows)
     duplicates = sum(r["duplicates"] for r in rows)
     not_survived = sum(r["faults_injected"] - r["faults_survived"] for r in rows)
+    if boundaries.exists():
+        print("\nthe sync engine killed at every boundary, then re-run at once:\n")
+        print(json.loads(boundaries.read_text())["markdown"])
     print(f"\nfigures: {figures}")
     if status != 0 or lost or duplicates or not_survived:
         print(

@@ -42,6 +42,27 @@ class FailureAlert:
         return dataclasses.asdict(self) | {"text": self.text}
 
 
+@dataclasses.dataclass(frozen=True)
+class MissingDropAlert:
+    """The ERP drop a business day expects was not complete at the loads' deadline."""
+
+    day: str
+    deadline: str  # e.g. "07:00 UTC"
+    why: str
+    time: str  # ISO 8601, UTC
+    job: str = "daily_sync"
+
+    @property
+    def text(self) -> str:
+        return (
+            f"the ERP drop for {self.day} was expected by {self.deadline} and is not there: "
+            f"{self.why}; the sync starts when it completes (erp_drop_sensor)"
+        )
+
+    def to_json(self) -> dict[str, str | None]:
+        return dataclasses.asdict(self) | {"text": self.text}
+
+
 def first_line(message: str) -> str:
     """The first non-empty line: enough to recognise the error in a chat message."""
     for line in message.splitlines():
@@ -71,7 +92,9 @@ def iso_utc(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).isoformat(timespec="seconds")
 
 
-def post_alert(url: str, alert: FailureAlert, timeout_s: float = DEFAULT_TIMEOUT_S) -> int:
+def post_alert(
+    url: str, alert: FailureAlert | MissingDropAlert, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> int:
     """POST the alert as JSON, once (an alert a minute late is worth less than a sensor tick
     that finishes): returns the HTTP status, raises AlertDeliveryError otherwise.
 

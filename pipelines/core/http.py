@@ -1,5 +1,6 @@
 """What the three vendor clients share: retries that honour Retry-After, error types that carry
-the vendor's message (never a credential), and a per-request record for the UI's metadata."""
+the vendor's message (never a credential), ONE classification of vendor answers, and a
+per-request record for the UI's metadata."""
 
 from __future__ import annotations
 
@@ -7,13 +8,32 @@ import email.utils
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Self
+from enum import StrEnum
+from typing import Self, TypeVar
 
 import httpx
 import stamina
 
 # Status codes worth trying again later; everything else 4xx fails at once.
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# The key or token was refused or lacks a right: no retry and no item is to blame.
+AUTH_STATUSES = frozenset({401, 403})
+# How much of an unreadable answer an error quotes.
+ANSWER_EXCERPT_BYTES = 120
+T = TypeVar("T")
+
+
+class AnswerClass(StrEnum):
+    """What a failed vendor call means for the send, the same for every vendor."""
+
+    RETRYABLE = "retryable"  # the vendor could not answer now (5xx, 408, 425, 429, no answer)
+    CONTENT_REFUSED = "content refused"  # a 4xx about what was sent: its items are refused
+    AUTH = "auth"  # credential refused or missing a scope: a person must act
+    FATAL = "fatal"  # anything else (an unreadable 2xx, a redirect): the send stops
+
+
+class UnreadableAnswer(ValueError):
+    """A 2xx whose body is not what the vendor documents (a proxy's page, a cut body)."""
 
 
 class VendorError(Exception):
@@ -29,9 +49,12 @@ class VendorError(Exception):
         detail: str | None = None,
         retry_after: float | None = None,
         give_up: bool = False,
+        unreadable: bool = False,
     ) -> None:
         self.vendor = vendor
         self.give_up = give_up  # e.g. asked to wait longer than we wait: do not retry
+        # A 2xx we could not read: retried only where repeating the request is safe.
+        self.unreadable = unreadable
         self.method = method
         self.endpoint = endpoint
         self.status = status
@@ -45,7 +68,37 @@ class VendorError(Exception):
     def retryable(self) -> bool:
         if self.give_up:
             return False
-        return self.status is None or self.status in RETRYABLE_STATUSES
+        return self.unreadable or self.status is None or self.status in RETRYABLE_STATUSES
+
+    @property
+    def answer_class(self) -> AnswerClass:
+        return classify_status(self.status, unreadable=self.unreadable)
+
+
+def classify_status(status: int | None, *, unreadable: bool = False) -> AnswerClass:
+    """The one rule for every vendor: 408, 425, 429 and 5xx (and no answer) are never a refusal
+    of the content; 401/403 are the credential's; another 4xx refuses what was sent."""
+    if unreadable:
+        return AnswerClass.FATAL
+    if status is None or status in RETRYABLE_STATUSES or 500 <= status < 600:
+        return AnswerClass.RETRYABLE
+    if status in AUTH_STATUSES:
+        return AnswerClass.AUTH
+    if 400 <= status < 500:
+        return AnswerClass.CONTENT_REFUSED
+    return AnswerClass.FATAL
+
+
+def classify(exc: BaseException) -> AnswerClass:
+    """`classify_status` of a VendorError; any other exception is FATAL."""
+    return exc.answer_class if isinstance(exc, VendorError) else AnswerClass.FATAL
+
+
+def answer_excerpt(response: httpx.Response) -> str:
+    """The first bytes of an answer, for an error a person reads."""
+    head = response.content[:ANSWER_EXCERPT_BYTES]
+    more = "..." if len(response.content) > ANSWER_EXCERPT_BYTES else ""
+    return f"{head!r}{more}" if head else "an empty body"
 
 
 @dataclass(frozen=True)
@@ -163,9 +216,16 @@ class VendorTransport:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
         retry: bool = True,
-    ) -> httpx.Response:
+        read: Callable[[httpx.Response], T] | None = None,
+        safe_to_repeat: bool = False,
+    ) -> httpx.Response | T:
         """Send one request, retrying transient faults. `endpoint` is a path relative to the
-        client's base URL; it is also the name used in errors and metadata."""
+        client's base URL; it is also the name used in errors and metadata.
+
+        `read` turns a 2xx into its value and raises UnreadableAnswer when the body is not the
+        vendor's; such an answer is retried like a 5xx when `safe_to_repeat` (the request may be
+        applied twice without harm: a PUT that replaces, a merge, an upsert by key), and
+        otherwise, or once retries run out, fails quoting the body's first bytes."""
         policy = self.retry
         started = time.monotonic()
         busy = 0.0
@@ -185,11 +245,35 @@ class VendorTransport:
                         response = self._send(
                             method, endpoint, params, content, headers, attempt_no
                         )
+                        if read is None:
+                            return response
+                        return self._read(response, read, method, endpoint, safe_to_repeat)
                     finally:
                         busy += time.monotonic() - t0
         finally:  # waits of a call that finally failed count too
             self.stats.waited_s += max(0.0, time.monotonic() - started - busy)
-        return response
+        raise AssertionError("unreachable: stamina raises when attempts run out")
+
+    def _read(
+        self,
+        response: httpx.Response,
+        read: Callable[[httpx.Response], T],
+        method: str,
+        endpoint: str,
+        safe_to_repeat: bool,
+    ) -> T:
+        try:
+            return read(response)
+        except UnreadableAnswer as exc:
+            raise VendorError(
+                self.vendor,
+                method,
+                endpoint,
+                response.status_code,
+                f"{exc}; the answer began {answer_excerpt(response)}",
+                give_up=not safe_to_repeat,
+                unreadable=True,
+            ) from None
 
     def _send(
         self,

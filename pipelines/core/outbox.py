@@ -78,6 +78,16 @@ def pixee_responder(request: httpx.Request) -> httpx.Response:
             "errors": 0,
             "results": results,
         }
+    elif request.url.path.endswith("/products/delta"):
+        data = []  # a dry-run reads nothing: the delta cursor stays where it is
     else:
         data = {}
     return _json({"success": True, "data": data, "meta": meta, "errors": []})
+
+
+def pxm_responder(request: httpx.Request) -> httpx.Response:
+    """A token for the token request; every list is empty (a dry-run reads nothing)."""
+    if request.url.path.endswith("/oauth/authorize"):
+        return _json({"access_token": "dry-run", "token_type": "Bearer"})
+    offset = int(request.url.params.get("offset", "0"))
+    return _json({"data": [], "total": 0, "limit": 0, "offset": offset})

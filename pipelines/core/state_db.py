@@ -34,7 +34,29 @@ def make_engine(url: str) -> sa.Engine:
         # Two processes starting on a fresh database race to create the tables; the loser
         # finds them made by the time it looks again.
         metadata.create_all(engine)
+    add_missing_columns(engine)
     return engine
+
+
+def add_missing_columns(engine: sa.Engine) -> None:
+    """The one migration our tables need: a nullable column added in a later release is added to
+    a database made by an earlier one (the ledger holds years; it is never rebuilt)."""
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'
+                    )
+            except sa.exc.DatabaseError:
+                now = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+                if column.name not in now:  # not added by another process first
+                    raise
 
 
 def postgres_driver_url(url: str) -> str:
@@ -78,6 +100,6 @@ def get_cursor(engine: sa.Engine, name: str) -> str | None:
         return conn.execute(sa.select(cursors.c.value).where(cursors.c.name == name)).scalar()
 
 
-def set_cursor(engine: sa.Engine, name: str, value: str) -> None:
-    with engine.begin() as conn:
-        upsert(conn, cursors, [{"name": name, "value": value}], ["name"])
+def set_cursor(conn: sa.Connection, name: str, value: str) -> None:
+    """Inside the caller's transaction (a read's cursor moves with the read's record)."""
+    upsert(conn, cursors, [{"name": name, "value": value}], ["name"])

@@ -10,17 +10,23 @@ from pipelines.defs import settings
 
 
 class SyncModeResource(dg.ConfigurableResource):
-    mode: str = settings.SYNC_MODE
-    outbox_dir: str = settings.OUTBOX_DIR
+    # Empty: SYNC_MODE (default live) and SYNC_OUTBOX_DIR, read at run time.
+    mode: str = ""
+    outbox_dir: str = ""
+
+    @property
+    def effective_mode(self) -> str:
+        return (self.mode or settings.SYNC_MODE).strip().lower()
 
     @property
     def dry_run(self) -> bool:
-        if self.mode not in ("live", "dry-run"):
-            raise dg.Failure(f"SYNC_MODE must be 'live' or 'dry-run', not {self.mode!r}")
-        return self.mode == "dry-run"
+        mode = self.effective_mode
+        if mode not in ("live", "dry-run"):
+            raise dg.Failure(f"SYNC_MODE must be 'live' or 'dry-run', not {mode!r}")
+        return mode == "dry-run"
 
     def outbox_folder(self, run_id: str, vendor: str) -> Path:
-        return Path(self.outbox_dir) / run_id / vendor
+        return Path(self.outbox_dir or settings.OUTBOX_DIR) / run_id / vendor
 
     def transport(self, run_id: str, vendor: str, respond: Responder) -> httpx.BaseTransport | None:
         """The outbox in dry-run; None (a real connection) in live mode."""

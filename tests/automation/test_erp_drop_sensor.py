@@ -1,4 +1,5 @@
-"""The ERP-arrival sensor requests each complete, settled, unsynced drop once, by its day."""
+"""The ERP-arrival sensor requests the newest complete, settled drop newer than what the vendors
+hold, once, by its day; older drops are left to its catch-up."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ from pipelines.core.cadence.ledger import (
 from pipelines.core.state_db import make_engine
 from pipelines.defs import settings
 from pipelines.defs.automation.sensors import erp_drop_sensor
-from pipelines.defs.cadence.resources import state_db_url
-from pipelines.defs.erp.resources import ErpExportStoreResource
+from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.partitions import business_days
+from pipelines.defs.state_db import StateDatabaseResource, state_db_url
 
 TODAY = dt.datetime.now(ZoneInfo(business_days.timezone)).date()
 
@@ -56,14 +57,13 @@ def drop(export_dir: Path, day: str, marker_age_s: float | None = 120.0) -> Path
 
 
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None):
-    """One evaluation, the `erp` resource pointing at the `export_dir` fixture's folder."""
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
         definitions=defs,
-        resources={"erp": ErpExportStoreResource(export_dir=settings.ERP_EXPORT_DIR)},
-    )
-    return erp_drop_sensor.evaluate_tick(context)
+        resources={"erp": ErpExportsResource(), "state_db": StateDatabaseResource()},
+    ) as context:
+        return erp_drop_sensor.evaluate_tick(context)
 
 
 def requested(result) -> list[tuple[str, str]]:
@@ -79,8 +79,9 @@ def mark_synced(instance: dg.DagsterInstance, day: str, endpoints: tuple[str, ..
                 operation=Operation.WRITE,
                 business_day=dt.date.fromisoformat(day),
                 range_label=day,
-                kind=SyncKind.SCHEDULED,
+                kind=SyncKind.FORCED,  # several days marked on one calendar day
                 run_id="earlier-run",
+                force_reason="a test marks the day synced",
             )
         )
         assert decision.allowed
@@ -93,7 +94,7 @@ def test_sensor_is_on_by_default_every_minute_for_daily_sync():
     assert erp_drop_sensor.job_name == "daily_sync"
 
 
-def test_each_complete_drop_is_requested_once_with_its_day_as_run_key(
+def test_at_first_start_only_the_newest_drop_is_requested_and_the_rest_left_to_catch_up(
     automation_defs, instance, export_dir
 ):
     days = [days_ago(3), days_ago(2), days_ago(1)]
@@ -102,8 +103,8 @@ def test_each_complete_drop_is_requested_once_with_its_day_as_run_key(
 
     first = tick(automation_defs, instance)
 
-    assert requested(first) == [(day, day) for day in days]
-    assert json.loads(first.cursor) == days
+    assert requested(first) == [(days_ago(1), days_ago(1))]
+    assert json.loads(first.cursor) == days  # the older two are never requested
 
     second = tick(automation_defs, instance, cursor=first.cursor)
 
@@ -135,7 +136,8 @@ def test_drop_without_success_marker_is_never_requested(automation_defs, instanc
     assert result.run_requests == []
     assert json.loads(result.cursor) == []
     assert result.skip_message == (
-        f"no drop to sync in {export_dir}: 1 without _SUCCESS (still being written): {days_ago(1)}"
+        f"no drop to sync in {export_dir}: 1 incomplete (no _SUCCESS yet: still being "
+        f"written): {days_ago(1)}"
     )
 
 
@@ -187,8 +189,24 @@ def test_days_outside_partitions_or_lookback_are_not_requested(
 
     assert result.run_requests == []
     assert result.skip_message == (
-        f"no drop to sync in {export_dir}: 3 not a partition or older than the lookback: "
-        f"{before_start}, {too_old}, {future}"
+        f"no drop to sync in {export_dir}: 2 not a business-day partition "
+        f"(SYNC_PARTITIONS_START): {before_start}, {future}; 1 older than the 7-day lookback "
+        f"(backfill on purpose): {too_old}"
+    )
+
+
+def test_a_late_drop_older_than_a_synced_one_is_left_to_the_catch_up(
+    automation_defs, instance, export_dir
+):
+    drop(export_dir, days_ago(1))
+    mark_synced(instance, days_ago(1), DAILY_WRITES)
+    drop(export_dir, days_ago(3))  # arrives late, after the newer day was synced
+
+    result = tick(automation_defs, instance)
+
+    assert result.run_requests == []
+    assert "1 older than a drop already synced (the catch-up carries their demand)" in (
+        result.skip_message
     )
 
 

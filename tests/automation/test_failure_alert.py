@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from pipelines.core.alerts import error_text, first_line, run_url
-from pipelines.defs.automation import settings
+from pipelines.defs import settings
 from pipelines.defs.automation.alerts import run_failure_alert
 
 SECRET_PATH = "/hooks/T000/B000/s3cr3t-token"

@@ -1,75 +1,110 @@
-"""Each vendor load has a freshness check with the 07:00 deadline, and a sensor that runs them."""
+"""Freshness on the business calendar: each load synced the business day's drop by the deadline;
+a weekend morning expects nothing; an expected drop missing at the deadline alerts once."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import dagster as dg
+import pytest
+import time_machine
 
+from pipelines.defs import settings
 from pipelines.defs.automation import ASSET_CHECKS, SCHEDULES, SENSORS
-from pipelines.defs.automation.freshness import load_freshness_checks, load_freshness_sensor
-from pipelines.defs.partitions import business_days
+from pipelines.defs.automation.freshness import load_freshness_sensor
+from pipelines.defs.erp.resources import ErpExportsResource
+from pipelines.defs.loads import FRESHNESS_CHECK, LOAD_ASSETS
+from tests.e2e.helpers import write_drop
 
-LOAD_ASSETS = {
-    "paqtana_master_inventory",
-    "paqtana_historical_demand",
-    "pixee_products_sync",
-    "pixee_catalog_cache",
-    "pxm_catalog_cache",
-}
-CHECK_KEYS = {dg.AssetCheckKey(dg.AssetKey(name), "freshness_check") for name in LOAD_ASSETS}
+CHECK_KEYS = {dg.AssetCheckKey(dg.AssetKey(name), FRESHNESS_CHECK) for name in LOAD_ASSETS}
 
 
-def check_keys(checks) -> set[dg.AssetCheckKey]:
-    return {spec.key for checks_def in checks for spec in checks_def.check_specs}
+@pytest.fixture
+def exports(tmp_path, monkeypatch):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    monkeypatch.setattr(settings, "ERP_EXPORT_DIR", str(folder))
+    return folder
 
 
-def test_every_load_asset_has_a_freshness_check_and_nothing_else_does():
-    assert check_keys(ASSET_CHECKS) == CHECK_KEYS
+def tick(instance, cursor=None, at="2026-11-24T07:30:00+00:00"):  # noqa: ANN001, ANN201
+    with (
+        time_machine.travel(dt.datetime.fromisoformat(at), tick=False),
+        dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"erp": ErpExportsResource()}
+        ) as context,
+    ):
+        return load_freshness_sensor.evaluate_tick(context)
 
 
-def test_freshness_expects_an_update_in_the_day_before_seven():
-    [checks_def] = load_freshness_checks
-    params = {
-        spec.asset_key.to_user_string(): spec.metadata["dagster/freshness_params"].value
-        for spec in checks_def.check_specs
-    }
-    assert params == {
-        name: {
-            "deadline_cron": "0 7 * * *",
-            "lower_bound_delta_seconds": 86400.0,
-            "timezone": business_days.timezone,
-        }
-        for name in LOAD_ASSETS
-    }
+def synced(instance, day: str, assets=LOAD_ASSETS) -> None:  # noqa: ANN001
+    for asset in assets:
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset, partition=day))
 
 
-def test_sensor_runs_every_check_that_never_ran(automation_defs, instance):
-    context = dg.build_sensor_context(instance=instance, definitions=automation_defs)
+def evaluations(instance) -> dict[str, tuple[bool, str]]:  # noqa: ANN001
+    found = {}
+    for key in CHECK_KEYS:
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).get(key)
+        event = record.event if record else None
+        if event is not None:
+            data = event.dagster_event.event_specific_data
+            found[key.asset_key.to_user_string()] = (data.passed, data.description)
+    return found
 
-    result = load_freshness_sensor.evaluate_tick(context)
 
-    [request] = result.run_requests
-    assert set(request.asset_check_keys) == CHECK_KEYS
-    assert load_freshness_sensor.default_status == dg.DefaultSensorStatus.RUNNING
-
-
-def test_load_updated_now_passes_and_load_never_updated_fails(instance):
-    instance.report_runless_asset_event(dg.AssetMaterialization("pxm_catalog_cache"))
-
-    result = dg.materialize(
-        load_freshness_checks,
-        instance=instance,
-        selection=dg.AssetSelection.checks(*load_freshness_checks),
+def test_every_load_asset_has_a_named_freshness_check_and_nothing_else_does():
+    specs = {spec.key: spec for checks in ASSET_CHECKS for spec in checks.check_specs}
+    assert set(specs) == CHECK_KEYS
+    description = specs[dg.AssetCheckKey(dg.AssetKey("paqtana_master_inventory"), FRESHNESS_CHECK)]
+    assert description.description == (
+        "paqtana_master_inventory synced the drop of each business day (Mon-Fri) by 07:00 UTC "
+        "the next morning; a morning after a day without a drop expects nothing."
     )
 
-    outcomes = {
-        e.asset_key.to_user_string(): (e.passed, e.description)
-        for e in result.get_asset_check_evaluations()
-    }
-    assert outcomes.pop("pxm_catalog_cache")[0] is True
-    assert outcomes == {
-        name: (False, "Asset has never been observed/materialized.")
-        for name in LOAD_ASSETS - {"pxm_catalog_cache"}
-    }
+
+def test_a_morning_after_a_synced_business_day_is_fresh_and_judged_once(instance, exports):
+    write_drop(exports, "2026-11-23")  # Monday
+    synced(instance, "2026-11-23")
+    first = tick(instance)
+    assert json.loads(first.cursor) == ["2026-11-24"]
+    assert set(evaluations(instance).values()) == {(True, "synced 2026-11-23 by the deadline")}
+    again = tick(instance, first.cursor, at="2026-11-24T09:00:00+00:00")
+    assert again.skip_message == "2026-11-24 already judged"
+
+
+def test_a_weekend_morning_expects_nothing_and_alerts_nothing(instance, exports, monkeypatch):
+    posted = []
+    monkeypatch.setattr(settings, "alert_webhook_url", lambda: "http://127.0.0.1:9/hook")
+    monkeypatch.setattr(
+        "pipelines.defs.automation.freshness.post_alert", lambda url, alert: posted.append(alert)
+    )
+    for morning in ("2026-11-22", "2026-11-23"):  # after Saturday, after Sunday
+        tick(instance, at=f"{morning}T07:05:00+00:00")
+        assert all(passed for passed, _ in evaluations(instance).values())
+    assert posted == []
+
+
+def test_a_missing_expected_drop_alerts_once_and_the_loads_show_stale(
+    instance, exports, monkeypatch
+):
+    posted = []
+    monkeypatch.setattr(settings, "alert_webhook_url", lambda: "http://127.0.0.1:9/hook")
+    monkeypatch.setattr(
+        "pipelines.defs.automation.freshness.post_alert", lambda url, alert: posted.append(alert)
+    )
+    cursor = None
+    for minute in range(5):  # five ticks past the deadline
+        cursor = tick(instance, cursor, at=f"2026-11-24T07:0{minute}:00+00:00").cursor
+    [alert] = posted
+    assert alert.day == "2026-11-23"
+    assert alert.text.startswith("the ERP drop for 2026-11-23 was expected by 07:00 UTC and is not")
+    stale = evaluations(instance)
+    assert {passed for passed, _ in stale.values()} == {False}
+    assert stale["pxm_catalog_cache"][1] == (
+        "pxm_catalog_cache has not synced the drop of 2026-11-23 by 07:00 UTC on 2026-11-24"
+    )
 
 
 def test_exported_lists_wire_into_one_code_location(automation_defs):

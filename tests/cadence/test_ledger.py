@@ -1,4 +1,4 @@
-"""The cadence ledger's rules, on SQLite files and across processes."""
+"""The cadence ledger's rules across calendar days, on SQLite files, PostgreSQL and processes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from pipelines.core.cadence.endpoints import Endpoint
 from pipelines.core.cadence.ledger import (
     CadenceLedger,
     ForceWithoutReasonError,
@@ -15,11 +17,14 @@ from pipelines.core.cadence.ledger import (
     Outcome,
     SyncKind,
     SyncRequest,
+    UnitStatus,
 )
 from pipelines.core.state_db import make_engine
 
 DAY = dt.date(2026, 11, 21)
-EP = "paqtana POST historical_demand"
+EP = Endpoint.PAQTANA_HISTORICAL_DEMAND.value
+INV = Endpoint.PAQTANA_MASTER_INVENTORY.value
+PXM = Endpoint.PXM_CATALOG_READ.value
 
 
 class Clock:
@@ -28,6 +33,9 @@ class Clock:
 
     def __call__(self) -> dt.datetime:
         return self.now
+
+    def next_morning(self) -> None:
+        self.now += dt.timedelta(days=1)
 
 
 @pytest.fixture
@@ -49,6 +57,8 @@ def req(
     endpoint=EP,
     label=None,
     reason=None,
+    as_of=None,
+    older=None,
 ) -> SyncRequest:
     return SyncRequest(
         endpoint=endpoint,
@@ -59,48 +69,107 @@ def req(
         run_id=run_id,
         payload_hash=payload,
         force_reason=reason,
+        snapshot=endpoint == INV,
+        data_as_of=as_of,
+        older_snapshot_reason=older,
     )
 
 
-def test_second_write_for_the_same_day_is_skipped_with_who_and_when(ledger):
-    first = ledger.claim(req())
-    assert first.allowed
-    ledger.finish(first.sync_id, Outcome.SUCCEEDED, requests=3)
-    second = ledger.claim(req(run_id="run-b", payload="h2"))
-    assert not second.allowed
-    assert second.reason == "already sent for 2026-11-21 at 2026-11-22 05:02:00 UTC by run run-a"
-    assert ledger.done_days(EP) == {DAY}
+def sent(ledger: CadenceLedger, request: SyncRequest) -> None:
+    decision = ledger.claim(request)
+    assert decision.allowed, decision.reason
+    ledger.finish(decision.sync_id, Outcome.SUCCEEDED, requests=1)
 
 
-def test_identical_payload_is_skipped_and_counts_as_the_days_sync(ledger):
-    first = ledger.claim(req())
-    ledger.finish(first.sync_id, Outcome.SUCCEEDED)
+def test_one_send_per_endpoint_per_calendar_day_whatever_business_day_it_is_for(ledger, clock):
+    sent(ledger, req())
+    # the same morning: a manual run of the day before, a sensor run of another day
+    for n, day in enumerate((DAY - dt.timedelta(days=1), DAY, DAY - dt.timedelta(days=2))):
+        again = ledger.claim(req(run_id=f"run-{n}", day=day, payload=f"other-{n}"))
+        assert not again.allowed
+        assert again.reason.startswith("already sent today at 2026-11-22 05:02:00 UTC by run run-a")
+    clock.next_morning()
+    assert ledger.claim(req(run_id="run-next", payload="h2")).allowed
+
+
+def test_eight_calendar_days_take_at_most_one_accepted_send_each(ledger, clock):
+    """Three attempts a morning (schedule, a manual re-run, the sensor), eight mornings."""
+    for morning in range(8):
+        for n, kind in enumerate((SyncKind.SCHEDULED, SyncKind.MANUAL, SyncKind.SENSOR)):
+            decision = ledger.claim(req(run_id=f"m{morning}-{n}", kind=kind, payload=f"{morning}"))
+            if decision.allowed:
+                ledger.finish(decision.sync_id, Outcome.SUCCEEDED)
+        clock.next_morning()
+    per_day: dict[str, int] = {}
+    for e in ledger.entries(EP):
+        if e["outcome"] == Outcome.SUCCEEDED.value:
+            per_day[e["sent_on"]] = per_day.get(e["sent_on"], 0) + 1
+    assert len(per_day) == 8 and set(per_day.values()) == {1}
+
+
+def test_identical_payload_is_not_sent_and_counts_as_held(ledger, clock):
+    sent(ledger, req())
+    clock.next_morning()
     nxt = ledger.claim(req(run_id="run-b", day=DAY + dt.timedelta(days=1), payload="h1"))
-    assert not nxt.allowed and nxt.reason.startswith(
-        "identical payload to the one sent for 2026-11-21"
-    )
+    assert not nxt.allowed and nxt.outcome is Outcome.NOTHING_TO_SEND
+    assert nxt.reason.startswith("identical to the payload the vendor accepted at 2026-11-22")
     assert ledger.done_days(EP) == {DAY, DAY + dt.timedelta(days=1)}
 
 
-def test_failed_attempt_does_not_spend_the_day_and_resume_skips_accepted_chunks(ledger):
+def test_a_failed_send_is_resumed_the_same_day_with_only_the_units_not_accepted(ledger):
     first = ledger.claim(req())
-    ledger.record_chunk(first.sync_id, 0, "c1")
-    ledger.record_chunk(first.sync_id, 1, "c2")
+    ledger.record_unit(first.sync_id, 0, "c1", UnitStatus.ACCEPTED)
+    ledger.record_unit(first.sync_id, 1, "c2", UnitStatus.ACCEPTED)
+    ledger.record_unit(first.sync_id, 2, "c3", UnitStatus.SENDING, finishing=True)
+    ledger.finish(first.sync_id, Outcome.FAILED)
+    again = ledger.claim(req(run_id="run-b", payload="changed since"))
+    assert again.allowed
+    assert again.accepted_units == {"c1", "c2"}
+    # the flag was in flight when the attempt stopped: it is never sent twice
+    assert again.finishing_sent
+    assert "resuming, 2 unit(s) already accepted" in again.reason
+
+
+def test_a_refused_unit_does_not_count_as_accepted_nor_its_flag_as_sent(ledger):
+    first = ledger.claim(req())
+    ledger.record_unit(first.sync_id, 0, "c1", UnitStatus.SENDING, finishing=True)
+    ledger.record_unit(first.sync_id, 0, "c1", UnitStatus.REFUSED)
     ledger.finish(first.sync_id, Outcome.FAILED)
     again = ledger.claim(req(run_id="run-b"))
-    assert again.allowed
-    assert again.accepted_chunks == {"c1", "c2"}
-    assert "resuming, 2 chunk(s) already accepted" in again.reason
+    assert again.allowed and again.accepted_units == set() and not again.finishing_sent
 
 
-def test_an_attempt_in_progress_blocks_others_until_its_lease_expires(ledger, clock):
+def test_an_unfinished_send_of_yesterday_is_not_resumed_today(ledger, clock):
     first = ledger.claim(req())
-    blocked = ledger.claim(req(run_id="run-b"))
+    ledger.record_unit(first.sync_id, 0, "c1", UnitStatus.ACCEPTED)
+    ledger.finish(first.sync_id, Outcome.FAILED)
+    clock.next_morning()
+    today = ledger.claim(req(run_id="run-b"))
+    assert today.allowed and today.accepted_units == set()  # today's send carries it all
+
+
+def test_a_live_attempt_blocks_any_other_on_the_endpoint_until_its_lease_lapses(ledger, clock):
+    first = ledger.claim(req())
+    blocked = ledger.claim(req(run_id="run-b", day=DAY - dt.timedelta(days=3), payload="x"))
     assert not blocked.allowed and "in progress: run run-a" in blocked.reason
-    ledger.record_chunk(first.sync_id, 0, "c1")  # the holder crashed after one chunk
-    clock.now += dt.timedelta(minutes=16)
+    assert blocked.blocked_by is not None and blocked.blocked_by.run_id == "run-a"
+    ledger.record_unit(first.sync_id, 0, "c1", UnitStatus.ACCEPTED)  # then the holder died
+    clock.now += ledger.lease + dt.timedelta(seconds=1)
     taken_over = ledger.claim(req(run_id="run-b"))
-    assert taken_over.allowed and taken_over.accepted_chunks == {"c1"}
+    assert taken_over.allowed and taken_over.accepted_units == {"c1"}
+
+
+def test_a_heartbeat_keeps_a_long_attempt_live(ledger, clock):
+    first = ledger.claim(req())
+    for _ in range(5):
+        clock.now += ledger.lease / 2
+        ledger.renew(first.sync_id)
+    assert ledger.claim(req(run_id="run-b")).blocked_by is not None
+
+
+def test_decide_records_nothing(ledger):
+    assert ledger.decide(req()).allowed
+    assert ledger.entries() == []
 
 
 def test_dead_run_releases_its_claim_at_once(tmp_path, clock):
@@ -113,9 +182,8 @@ def test_dead_run_releases_its_claim_at_once(tmp_path, clock):
     assert ledger.claim(req(run_id="run-b")).allowed
 
 
-def test_force_needs_a_reason_and_is_recorded(ledger):
-    done = ledger.claim(req())
-    ledger.finish(done.sync_id, Outcome.SUCCEEDED)
+def test_force_needs_a_reason_lifts_the_budget_and_is_recorded(ledger):
+    sent(ledger, req())
     with pytest.raises(ForceWithoutReasonError, match="needs a reason"):
         ledger.claim(req(run_id="run-b", kind=SyncKind.FORCED))
     forced = ledger.claim(req(run_id="run-b", kind=SyncKind.FORCED, reason="ERP re-export"))
@@ -123,96 +191,115 @@ def test_force_needs_a_reason_and_is_recorded(ledger):
     assert ledger.entries(EP)[-1]["kind"] == "forced"
 
 
-def test_backfill_is_allowed_beside_the_daily_budget_but_not_twice_a_day(ledger, clock):
-    daily = ledger.claim(req())
-    ledger.finish(daily.sync_id, Outcome.SUCCEEDED)
+def test_an_older_snapshot_never_replaces_a_newer_one_even_forced(ledger, clock):
+    sent(ledger, req(endpoint=INV, payload="new", as_of=DAY))
+    clock.next_morning()
+    old = req(endpoint=INV, payload="old", as_of=DAY - dt.timedelta(days=2), run_id="run-b")
+    decision = ledger.claim(old)
+    assert not decision.allowed
+    assert decision.reason.startswith(
+        "superseded: the vendor holds the newer snapshot of 2026-11-21"
+    )
+    forced = ledger.claim(
+        req(
+            endpoint=INV,
+            payload="old",
+            as_of=DAY - dt.timedelta(days=2),
+            run_id="run-c",
+            kind=SyncKind.FORCED,
+            reason="re-run",
+        )
+    )
+    assert not forced.allowed and "forced or not" in forced.reason
+    on_purpose = ledger.claim(
+        req(
+            endpoint=INV,
+            payload="old",
+            as_of=DAY - dt.timedelta(days=2),
+            run_id="run-d",
+            older="the 21st's export was corrupt",
+        )
+    )
+    assert on_purpose.allowed
+    assert "an older snapshot on purpose: the 21st's export was corrupt" in on_purpose.reason
+
+
+def test_backfill_is_beside_the_daily_budget_but_the_same_range_not_twice_a_day(ledger, clock):
+    sent(ledger, req())
     label = "2025-11-18..2026-11-17"
-    backfill = ledger.claim(req(run_id="run-b", kind=SyncKind.BACKFILL, label=label, payload="y"))
-    assert backfill.allowed
-    ledger.finish(backfill.sync_id, Outcome.SUCCEEDED)
+    backfill = req(run_id="run-b", kind=SyncKind.BACKFILL, label=label, payload="y")
+    sent(ledger, backfill)
     again = ledger.claim(req(run_id="run-c", kind=SyncKind.BACKFILL, label=label, payload="y"))
     assert not again.allowed and "already backfilled today" in again.reason
-    clock.now += dt.timedelta(days=1)
+    clock.next_morning()
     assert ledger.claim(req(run_id="run-d", kind=SyncKind.BACKFILL, label=label)).allowed
 
 
-def test_once_a_day_read_is_per_calendar_day(ledger, clock):
-    ep = "pxm GET catalog"
-    first = ledger.claim(req(op=Operation.READ, endpoint=ep, payload=None))
-    ledger.finish(first.sync_id, Outcome.SUCCEEDED)
+def test_one_read_a_day_and_force_lifts_it(ledger, clock):
+    read = req(op=Operation.READ, endpoint=PXM, payload=None)
+    sent(ledger, read)
     second = ledger.claim(
         req(
-            run_id="run-b",
-            op=Operation.READ,
-            endpoint=ep,
-            payload=None,
-            day=DAY + dt.timedelta(days=1),
+            run_id="run-b", op=Operation.READ, endpoint=PXM, payload=None, day=DAY + dt.timedelta(1)
         )
     )
     assert not second.allowed and "one read a day" in second.reason
-    clock.now += dt.timedelta(days=1)
-    assert ledger.claim(req(run_id="run-c", op=Operation.READ, endpoint=ep, payload=None)).allowed
+    forced = ledger.claim(
+        req(
+            run_id="run-f",
+            op=Operation.READ,
+            endpoint=PXM,
+            payload=None,
+            kind=SyncKind.FORCED,
+            reason="PXM fixed a catalog error",
+        )
+    )
+    assert forced.allowed
+    ledger.finish(forced.sync_id, Outcome.SUCCEEDED)
+    clock.next_morning()
+    assert ledger.claim(req(run_id="run-c", op=Operation.READ, endpoint=PXM, payload=None)).allowed
 
 
-def _claim_in_process(db: str, run_id: str, queue) -> None:  # noqa: ANN001
-    ledger = CadenceLedger(make_engine(f"sqlite:///{db}"))
-    queue.put((run_id, ledger.claim(req(run_id=run_id)).allowed))
+def test_an_older_database_gains_the_new_columns(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = sa.create_engine(url)
+    with old.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE erp_sync_ledger (id INTEGER PRIMARY KEY, endpoint VARCHAR(200) NOT NULL,"
+            " operation VARCHAR(10) NOT NULL, business_day VARCHAR(10) NOT NULL, range_label"
+            " VARCHAR(30) NOT NULL, sent_on VARCHAR(10) NOT NULL, kind VARCHAR(20) NOT NULL,"
+            " payload_hash VARCHAR(64), requests INTEGER NOT NULL, outcome VARCHAR(20) NOT NULL,"
+            " reason TEXT, run_id VARCHAR(64) NOT NULL, started_at DATETIME NOT NULL,"
+            " lease_until DATETIME, finished_at DATETIME, detail TEXT)"
+        )
+    ledger = CadenceLedger(make_engine(url))
+    sent(ledger, req(endpoint=INV, as_of=DAY))
+    assert ledger.last_accepted(INV)["data_as_of"] == DAY.isoformat()
 
 
-def test_two_processes_claiming_at_once_exactly_one_passes(tmp_path: Path):
-    db = str(tmp_path / "shared.db")
-    make_engine(f"sqlite:///{db}")  # create tables first, as the instance would
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_claim_in_process, args=(db, f"run-{i}", queue)) for i in range(4)]
-    for p in procs:
-        p.start()
-    results = dict(queue.get(timeout=60) for _ in procs)
-    for p in procs:
-        p.join(timeout=30)
-    assert sorted(results.values()) == [False, False, False, True]
-
-
-def _claim_in_process_url(url: str, run_id: str, queue) -> None:  # noqa: ANN001
+def _claim_in_process(url: str, run_id: str, queue) -> None:  # noqa: ANN001
     ledger = CadenceLedger(make_engine(url))
     queue.put((run_id, ledger.claim(req(run_id=run_id)).allowed))
 
 
-def test_two_processes_on_postgres_exactly_one_passes(postgres_url):
-    make_engine(postgres_url).dispose()
+def _four_processes_claim_at_once(url: str) -> list[bool]:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    procs = [
-        ctx.Process(target=_claim_in_process_url, args=(postgres_url, f"run-{i}", queue))
-        for i in range(4)
-    ]
+    procs = [ctx.Process(target=_claim_in_process, args=(url, f"run-{i}", queue)) for i in range(4)]
     for p in procs:
         p.start()
     results = dict(queue.get(timeout=60) for _ in procs)
     for p in procs:
         p.join(timeout=30)
-    assert sorted(results.values()) == [False, False, False, True]
+    return sorted(results.values())
 
 
-def test_an_older_snapshot_never_overwrites_a_newer_one(ledger):
-    inv = "paqtana PUT master_inventory"
-    newer = ledger.claim(req(endpoint=inv, payload="new", run_id="run-b"))
-    ledger.finish(newer.sync_id, Outcome.SUCCEEDED)
-    late = SyncRequest(
-        endpoint=inv,
-        operation=Operation.WRITE,
-        business_day=DAY - dt.timedelta(1),
-        range_label="2026-11-20",
-        kind=SyncKind.SENSOR,
-        run_id="run-a",
-        payload_hash="old",
-        snapshot=True,
-    )
-    decision = ledger.claim(late)
-    assert not decision.allowed
-    assert decision.reason.startswith("superseded: the newer snapshot of 2026-11-21 was sent")
+def test_two_processes_claiming_at_once_exactly_one_passes(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    make_engine(url)  # create tables first, as the instance would
+    assert _four_processes_claim_at_once(url) == [False, False, False, True]
 
 
-def test_attempts_at_other_days_of_a_merge_endpoint_run_side_by_side(ledger):
-    assert ledger.claim(req(run_id="run-a")).allowed
-    assert ledger.claim(req(run_id="run-b", day=DAY - dt.timedelta(days=1), payload="h0")).allowed
+def test_two_processes_on_postgres_exactly_one_passes(postgres_url):
+    make_engine(postgres_url).dispose()
+    assert _four_processes_claim_at_once(postgres_url) == [False, False, False, True]

@@ -10,17 +10,21 @@ import pandas as pd
 
 from pipelines.defs.erp import assets as erp_assets
 from pipelines.defs.erp.resources import ErpExportsResource
+from pipelines.defs.staging import StagingResource
 from tests.conftest import CANONICAL_MAPPING, LOCATIONS, SAMPLE_EXPORTS
 
 
 def erp_resource(tmp_path, export_dir=SAMPLE_EXPORTS, max_reject_share=0.05):
-    return ErpExportsResource(
-        export_dir=str(export_dir),
-        mapping_file=str(CANONICAL_MAPPING),
-        locations_file=str(LOCATIONS),
-        data_dir=str(tmp_path / "data"),
-        max_reject_share=max_reject_share,
-    )
+    """The extracts' resources: the ERP side, and staging under `tmp_path/data`."""
+    return {
+        "erp": ErpExportsResource(
+            export_dir=str(export_dir),
+            mapping_file=str(CANONICAL_MAPPING),
+            locations_file=str(LOCATIONS),
+            max_reject_share=max_reject_share,
+        ),
+        "staging": StagingResource(data_dir=str(tmp_path / "data")),
+    }
 
 
 def test_definitions_load_with_daily_sync_job():
@@ -38,7 +42,7 @@ def test_extracts_of_the_sample_drop_stage_clean_rows_and_write_rejects(tmp_path
     result = dg.materialize(
         [erp_assets.erp_items, erp_assets.erp_products, erp_assets.erp_demand],
         partition_key="2026-11-21",
-        resources={"erp": erp},
+        resources=erp,
     )
     assert result.success
     items_meta = result.asset_materializations_for_node("erp_items")[0].metadata
@@ -60,12 +64,14 @@ def test_too_many_rejects_fail_the_blocking_check(tmp_path):
     result = dg.materialize(
         [erp_assets.erp_items],
         partition_key="2026-11-21",
-        resources={"erp": erp_resource(tmp_path, tmp_path / "exports")},
+        resources=erp_resource(tmp_path, tmp_path / "exports"),
         raise_on_error=False,
     )
     evaluation = result.get_asset_check_evaluations()[0]
     assert not evaluation.passed
-    assert evaluation.metadata["reason"].value == "66.7% of rows refused, above the 5.0% limit"
+    assert evaluation.metadata["reason"].value.startswith(
+        "2 of 3 rows refused (66.6667%), above MAX_REJECT_SHARE=0.05; see "
+    )
 
 
 def test_demand_range_backfill_is_one_run_writing_every_day(tmp_path):
@@ -74,7 +80,7 @@ def test_demand_range_backfill_is_one_run_writing_every_day(tmp_path):
         result = dg.materialize(
             [erp_assets.erp_demand],
             instance=instance,
-            resources={"erp": erp},
+            resources=erp,
             tags={
                 "dagster/asset_partition_range_start": "2026-09-23",
                 "dagster/asset_partition_range_end": "2026-11-21",

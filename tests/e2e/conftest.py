@@ -12,6 +12,8 @@ from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.paqtana.resources import PaqtanaResource
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm.resources import PxmResource
+from pipelines.defs.staging import StagingResource
+from pipelines.defs.state_db import StateDatabaseResource
 from pipelines.defs.sync_mode import SyncModeResource
 from tests.conftest import CANONICAL_MAPPING, LOCATIONS, SAMPLE_EXPORTS
 
@@ -46,8 +48,9 @@ def base_resources(tmp_path) -> dict:
             export_dir=str(SAMPLE_EXPORTS),
             mapping_file=str(CANONICAL_MAPPING),
             locations_file=str(LOCATIONS),
-            data_dir=str(tmp_path / "data"),
         ),
+        "staging": StagingResource(data_dir=str(tmp_path / "data")),
+        "state_db": StateDatabaseResource(),
         "cadence": CadenceGuardResource(),
         "sync_mode": SyncModeResource(mode="live", outbox_dir=str(tmp_path / "outbox")),
     }

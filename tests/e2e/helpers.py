@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import time_machine
 from stdnum import ean as stdnum_ean
 
 from pipelines.defs.erp import assets as erp_assets
@@ -66,3 +70,16 @@ def materialize(assets, day: str, instance, resources, **kwargs) -> dg.ExecuteIn
 def meta(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     mats = result.asset_materializations_for_node(asset)
     return {k: v.value for k, v in mats[-1].metadata.items()}
+
+
+@contextmanager
+def calendar_day(day: str, hour: int = 6) -> Iterator[None]:
+    """Run the block on the morning of calendar day `day` (UTC): the ledger counts its budget
+    per calendar day, so "the next day" in a test is a real next day. The clock keeps ticking."""
+    moment = dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=dt.UTC)
+    with time_machine.travel(moment, tick=True):
+        yield
+
+
+def next_day(day: str) -> str:
+    return (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
 from pipelines.core.paqtana.client import PaqtanaClient
 from pipelines.defs.cadence.resources import CadenceGuardResource
@@ -61,7 +62,7 @@ def test_crash_after_two_of_five_chunks_resumes_with_the_rest(
     assert n >= 5, "the fixture must produce at least five chunks at this cap"
     assert (m["chunks_sent"], m["chunks_already_accepted"]) == (n - 2, 2)
     assert [p["auto_calculate"] for p in sandbox.demand_posts()] == [False] * (n - 1) + [True]
-    assert "resuming, 2 chunk(s) already accepted" in m["cadence"]
+    assert "resuming, 2 unit(s) already accepted" in m["cadence"]
 
 
 def test_a_year_backfill_is_one_run_and_the_same_range_twice_a_day_is_refused(
@@ -90,11 +91,8 @@ def test_a_year_backfill_is_one_run_and_the_same_range_twice_a_day_is_refused(
 
 def test_force_without_reason_is_refused_and_with_reason_is_recorded(resources, instance, sandbox):
     assert materialize(PAQTANA_CHAIN, DAY, instance, resources).success
-    no_reason = resources | {"cadence": CadenceGuardResource(force=True)}
-    refused = materialize(PAQTANA_CHAIN, DAY, instance, no_reason, raise_on_error=False)
-    assert not refused.success
-    error = next(e for e in refused.all_events if e.is_step_failure).step_failure_data.error
-    assert "force: true needs a reason" in error.cause.message
+    with pytest.raises(ValueError, match="force: true needs a reason"):
+        CadenceGuardResource(force=True)
     forced = resources | {"cadence": CadenceGuardResource(force=True, reason="ERP re-export")}
     result = materialize(PAQTANA_CHAIN, DAY, instance, forced)
     assert meta(result, "paqtana_master_inventory")["cadence"] == "sent: forced: ERP re-export"
@@ -144,5 +142,5 @@ def test_two_runs_of_the_same_day_at_once_exactly_one_sends(tmp_path, sandbox):
     assert writes.count(("PUT", "/v2/org/demo-org/master_inventory")) == 1
     assert writes.count(("POST", "/v2/org/demo-org/historical_demand")) == 1
     assert writes.count(("POST", "/api/v1/ext/products/batch")) == 2  # 501 products: 500 + 1
-    skipped = "".join(outputs).count("cadence paqtana PUT master_inventory: skipped")
+    skipped = "".join(outputs).count("paqtana PUT master_inventory: skipped: already sent today")
     assert skipped == 1

@@ -49,7 +49,10 @@ def test_dry_run_writes_exact_requests_without_credentials_and_sends_nothing(tmp
     body = json.loads((put.parent / record["body_file"]).read_bytes())
     assert len(body["data"]) == 1003
     m = meta(result, "paqtana_master_inventory")
-    assert m["cadence"] == "dry-run: written to the outbox, ledger untouched"
+    assert m["cadence"].startswith("dry-run: written to the outbox, ledger untouched")
+    assert m["requests_to"] == f"dry-run: outbox {outbox / 'paqtana'}"
+    reads = {(k, v) for k, v in kinds if k == "GET"}
+    assert reads == {("GET", "pixee"), ("GET", "pxm")}  # reads are recorded too
     assert m["requests_sent"] == 1 and m["dagster/row_count"] == 1003
 
 
@@ -63,7 +66,7 @@ def test_dry_run_leaves_the_budget_for_the_live_run(tmp_path, instance, sandbox)
     assert sandbox.requests() == []
     live = base_resources(tmp_path) | sandbox_resources(sandbox)
     result = dg.materialize(all_assets(), partition_key=DAY, instance=instance, resources=live)
-    assert meta(result, "paqtana_master_inventory")["cadence"].startswith("sent: first write")
+    assert meta(result, "paqtana_master_inventory")["cadence"].startswith("sent: the write of")
 
 
 @pytest.fixture

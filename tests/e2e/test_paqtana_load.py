@@ -23,7 +23,7 @@ def run(instance, resources, **kwargs):
     )
 
 
-def test_daily_load_sends_the_inventory_once_and_the_days_demand(
+def test_daily_load_sends_the_inventory_once_and_every_day_of_the_catch_up_window(
     instance, resources, sandbox, tmp_path
 ):
     result = run(instance, resources)
@@ -34,10 +34,15 @@ def test_daily_load_sends_the_inventory_once_and_the_days_demand(
     assert {r["workspaceCode"] for r in inventory} == {"WS-NORTH", "WS-SOUTH"}
     posts = sandbox.demand_posts()
     assert [p["auto_calculate"] for p in posts] == [True]
-    staged_demand = pd.read_parquet(tmp_path / "data/staging/erp_demand" / f"{DAY}.parquet")
+    # the 14 days ending at DAY: nothing was accepted before, so every one goes
+    window = sorted((tmp_path / "data/staging/erp_demand").glob("*.parquet"))
+    assert [p.stem for p in window] == [f"2026-11-{d:02d}" for d in range(8, 22)]
+    staged_demand = pd.concat([pd.read_parquet(p) for p in window])
     received = sandbox.historical_demand()
     assert len(received) == len(staged_demand)
     assert sum(r["quantity"] for r in received) == staged_demand.quantity.sum()
+    demand = result.asset_materializations_for_node("paqtana_historical_demand")[0].metadata
+    assert len(demand["days_sent"].value) == 14
 
 
 def test_second_run_same_day_sends_nothing(instance, resources, sandbox):
@@ -48,5 +53,6 @@ def test_second_run_same_day_sends_nothing(instance, resources, sandbox):
     writes_after = [r for r in sandbox.requests("paqtana") if r["method"] != "GET"]
     assert writes_after == writes_before
     meta = second.asset_materializations_for_node("paqtana_master_inventory")[0].metadata
-    assert meta["cadence"].value.startswith("skipped: already sent for 2026-11-21 at ")
+    assert meta["cadence"].value.startswith("skipped: already sent today at ")
+    assert "for 2026-11-21 (the vendor takes one send a day" in meta["cadence"].value
     assert meta["requests_sent"].value == 1  # the workspaces pre-flight, a read

@@ -10,8 +10,18 @@ from erp_sandbox import PixeeConfig, SandboxConfig, run_sandbox
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm.resources import PxmResource
+from pipelines.defs.staging import StagingResource
+from pipelines.defs.state_db import StateDatabaseResource
 from tests.conftest import CANONICAL_MAPPING, LOCATIONS
-from tests.e2e.helpers import PIXEE_CHAIN, ean, materialize, meta, write_drop
+from tests.e2e.helpers import (
+    PIXEE_CHAIN,
+    calendar_day,
+    ean,
+    materialize,
+    meta,
+    next_day,
+    write_drop,
+)
 
 D1, D2 = "2026-11-20", "2026-11-21"
 
@@ -28,7 +38,6 @@ def res(resources, exports, tmp_path):
             export_dir=str(exports),
             mapping_file=str(CANONICAL_MAPPING),
             locations_file=str(LOCATIONS),
-            data_dir=str(tmp_path / "data"),
         )
     }
 
@@ -47,9 +56,11 @@ def test_second_day_with_one_product_changed_sends_exactly_that_product(
     changed = [dict(p) for p in products]
     changed[2]["name"] = "P3 renamed"
     write_drop(exports, D2, changed)
-    first = materialize(PIXEE_CHAIN, D1, instance, res)
+    with calendar_day(next_day(D1)):
+        first = materialize(PIXEE_CHAIN, D1, instance, res)
     assert first.success and meta(first, "pixee_products_sync")["to_send"] == 5
-    second = materialize(PIXEE_CHAIN, D2, instance, res)
+    with calendar_day(next_day(D2)):
+        second = materialize(PIXEE_CHAIN, D2, instance, res)
     m = meta(second, "pixee_products_sync")
     assert (m["new"], m["changed"], m["unchanged"], m["to_send"]) == (0, 1, 4, 1)
     posts = batch_posts(sandbox)
@@ -75,13 +86,15 @@ def test_three_of_500_refused_are_kept_and_resent_next_day_alone(res, instance, 
     write_drop(exports, D1, products)
     write_drop(exports, D2, products)
     sandbox.add_fault(kind="partial_batch", vendor="pixee", eans=refused, message="EAN locked")
-    first = materialize(PIXEE_CHAIN, D1, instance, res)
+    with calendar_day(next_day(D1)):
+        first = materialize(PIXEE_CHAIN, D1, instance, res)
     m = meta(first, "pixee_products_sync")
     assert (m["created"], m["failed"]) == (497, 3)
     rejects = pd.read_csv(m["rejects_file"], dtype=str)
     assert sorted(rejects.value) == sorted(refused)
-    assert set(rejects.reason) == {"refused by the vendor: EAN locked"}
-    second = materialize(PIXEE_CHAIN, D2, instance, res)
+    assert set(rejects.reason) == {"refused by Pixee: EAN locked"}
+    with calendar_day(next_day(D2)):
+        second = materialize(PIXEE_CHAIN, D2, instance, res)
     assert meta(second, "pixee_products_sync")["to_send"] == 3
     assert len({p["ean"] for p in sandbox.pixee_products()}) == 500
 
@@ -95,8 +108,9 @@ def test_missing_write_scope_fails_before_any_write(tmp_path, instance, exports)
                 export_dir=str(exports),
                 mapping_file=str(CANONICAL_MAPPING),
                 locations_file=str(LOCATIONS),
-                data_dir=str(tmp_path / "data"),
             ),
+            "staging": StagingResource(data_dir=str(tmp_path / "data")),
+            "state_db": StateDatabaseResource(),
             "pixee": PixeeResource(base_url=box.pixee_url, api_key="pm_test_ro"),
             "pxm": PxmResource(),
         }
@@ -115,7 +129,8 @@ def test_delta_read_advances_the_cursor_and_reconciliation_sees_pim_edits(
     res, instance, sandbox, exports
 ):
     write_drop(exports, D1)
-    materialize(PIXEE_CHAIN, D1, instance, res)
+    with calendar_day(next_day(D1)):
+        materialize(PIXEE_CHAIN, D1, instance, res)
     import httpx
 
     httpx.patch(
@@ -124,11 +139,8 @@ def test_delta_read_advances_the_cursor_and_reconciliation_sees_pim_edits(
         headers={"X-API-Key": "pm_test_sandbox"},
     )
     write_drop(exports, D2)
-    # the daily read budget is per calendar day: the "next day" of this test is forced
-    from pipelines.defs.cadence.resources import CadenceGuardResource
-
-    next_day = res | {"cadence": CadenceGuardResource(force=True, reason="next day, in a test")}
-    instance_day2 = materialize(PIXEE_CHAIN, D2, instance, next_day)
+    with calendar_day(next_day(D2)):
+        instance_day2 = materialize(PIXEE_CHAIN, D2, instance, res)
     m = meta(instance_day2, "pixee_catalog_cache")
     # the cursor moved on; products changed in the cursor's own second may be read again
     assert m["since"] != "1970-01-01T00:00:00Z" and 1 <= m["products_read"] <= 3

@@ -3,18 +3,22 @@ nothing."""
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import gzip
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from pipelines.core.erp import reader
 from pipelines.core.erp.contract import DEMAND, ITEMS, PRODUCTS, FileKind
 from pipelines.core.erp.drops import DropNotReadyError
 from pipelines.core.erp.extract import extract_demand, extract_snapshot
+from pipelines.core.erp.mapping import FileDialect, MappingError, load_mapping
 from pipelines.core.erp.reader import ExportFileError, read_export_file
-from pipelines.core.erp.validate import validate_rows
+from pipelines.core.erp.validate import parse_numbers, validate_rows
 
 DAY = dt.date(2026, 11, 21)
 ITEMS_HEADER = ",".join(ITEMS.names)
@@ -273,3 +277,115 @@ def test_reader_keeps_exact_source_lines(tmp_path, canonical):
     path.write_text('ean,name\n3760000000017,"a\nb\nc"\n\n3760000000024,d\n')
     frame = read_export_file(path, PRODUCTS, canonical.dialect(FileKind.PRODUCTS))
     assert frame["_line"].tolist() == [2, 6]
+
+
+def test_sap_mapping_reads_the_same_export_as_csv_and_as_xlsx(tmp_path, sap):
+    """The shipped SAP mapping: the CSV's text goes through its notation (decimal comma,
+    thousands dot), the workbook's typed cells do not (1234.5 stays 1234.5, not 12345)."""
+    header = ["Werk", "Material", "Materialkurztext", "Standardpreis", "Frei verwendbar"]
+    rows = [["WH-PARIS", "M-1", "Schraube", 1234.5, 12], ["WH-PARIS", "M-2", "Dübel", 0.35, 1500]]
+    csv_text = ";".join(header) + "\nWH-PARIS;M-1;Schraube;1.234,50;12\n"
+    csv_text += "WH-PARIS;M-2;Dübel;0,35;1.500\n"
+    csv_day, xlsx_day = DAY, DAY + dt.timedelta(days=1)
+    drop(tmp_path, csv_day, items_csv=csv_text.encode("cp1252"))
+    folder = drop(tmp_path, xlsx_day)
+    pd.DataFrame(rows, columns=header).to_excel(folder / "items.xlsx", index=False)
+    from_csv = extract_snapshot(tmp_path, csv_day, FileKind.ITEMS, sap).clean
+    from_xlsx = extract_snapshot(tmp_path, xlsx_day, FileKind.ITEMS, sap).clean
+    expected = [
+        {"code": "M-1", "unit_cost": 1234.5, "on_hand": 12.0},
+        {"code": "M-2", "unit_cost": 0.35, "on_hand": 1500.0},
+    ]
+    assert from_csv[["code", "unit_cost", "on_hand"]].to_dict("records") == expected
+    assert from_xlsx[["code", "unit_cost", "on_hand"]].to_dict("records") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "decimal", "thousands", "value"),
+    [
+        ("1.234,50", ",", ".", 1234.5),
+        ("1.234.567", ",", ".", 1234567.0),
+        ("1 234,5", ",", ".", 1234.5),  # spaces group digits in any notation
+        ("1\u00a0234,5", ",", "", 1234.5),
+        ("-0,5", ",", ".", -0.5),
+        ("1,5e3", ",", ".", 1500.0),
+        ("12.34", ",", ".", None),  # a group of two digits
+        ("1.2345", ",", ".", None),  # a group of four digits
+        ("1,234.50", ",", ".", None),  # a thousands separator after the decimal one
+        ("1,2,3", ",", ".", None),  # two decimal separators
+        ("1.500", ",", "", None),  # a thousands separator the mapping does not declare
+        ("12 34", ".", "", None),
+        ("1,500", ".", ",", 1500.0),
+        ("1,500", ".", "", None),
+        ("1.", ".", "", None),
+    ],
+)
+def test_numbers_are_read_strictly_in_the_declared_notation(text, decimal, thousands, value):
+    parsed = parse_numbers(pd.Series([text]), FileDialect(decimal=decimal, thousands=thousands))
+    assert pd.isna(parsed[0]) if value is None else parsed[0] == value, parsed[0]
+
+
+def test_one_odd_value_in_a_long_column_is_a_row_fault_many_refuse_the_column(tmp_path, sap):
+    header = "Buchungsdatum;Werk;Material;Menge\n"
+    good = "".join(f"21.11.2026;WH-PARIS;M-{i};{i},5\n" for i in range(40))
+    drop(tmp_path, demand_csv=(header + good + "21.11.2026;WH-PARIS;M-X;0.35\n").encode())
+    result = extract_demand(tmp_path, DAY, DAY, sap)
+    assert result.rejects[["line", "value"]].values.tolist() == [[42, "0.35"]]
+    assert len(result.clean) == 40
+    odd = "".join(f"21.11.2026;WH-PARIS;M-X{i};0.{i}5\n" for i in range(3))  # 3 of 43: 7 %
+    drop(tmp_path, demand_csv=(header + good + odd).encode())
+    with pytest.raises(ExportFileError, match=r"column 'quantity' is refused as a whole: 3 of 43"):
+        extract_demand(tmp_path, DAY, DAY, sap)
+
+
+def test_a_column_is_refused_as_soon_as_the_notation_is_contradicted_in_a_later_block(
+    tmp_path, canonical, monkeypatch
+):
+    """The evidence of a file's blocks adds up: '1.500' in the first, '2,5' far later."""
+    monkeypatch.setattr(reader, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(reader, "PARSE_BLOCK_BYTES", 4096)
+    rows = ["location,code,unit_cost,on_hand", "P,A,1.500,1"]
+    rows += [f"P,B{i},{i},1" for i in range(3000)] + ['P,C,"2,5",1']
+    folder = drop(tmp_path, items_csv="\n".join(rows) + "\n")
+    blocks = reader.iter_text_blocks(folder / "items.csv", ITEMS, canonical.dialect(FileKind.ITEMS))
+    assert len(list(blocks)) > 5
+    with pytest.raises(ExportFileError) as raised:
+        extract_snapshot(tmp_path, DAY, FileKind.ITEMS, canonical)
+    assert "line 3003: '2,5' looks like comma-decimal notation" in str(raised.value)
+    assert "line 2 '1.500' read differently in the two notations (1.5 with" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('decimal = ","\nthousands = ","', "decimal and thousands are both ','"),
+        ('decimal = ""', "decimal must be one character"),
+        ('thousands = ".."', 'thousands must be one character or "" (none)'),
+        ('split_files = "yes"', "split_files must be true or false"),
+    ],
+)
+def test_mapping_refuses_notations_and_options_it_cannot_apply(tmp_path, table, message):
+    path = tmp_path / "mapping.toml"
+    path.write_text(f"[demand]\n{table}\n")
+    with pytest.raises(MappingError, match=re.escape(message)):
+        load_mapping(path)
+
+
+def test_utf16_le_with_its_bom_under_a_utf16_le_mapping(tmp_path, canonical):
+    from dataclasses import replace
+
+    path = tmp_path / "items.csv"
+    path.write_bytes(codecs.BOM_UTF16_LE + "location,code,on_hand\nP,A,1\n".encode("utf-16-le"))
+    dialect = replace(canonical.dialect(FileKind.ITEMS), encoding="utf-16-le")
+    assert read_export_file(path, ITEMS, dialect)[["location", "code"]].values.tolist() == [
+        ["P", "A"]
+    ]
+
+
+def test_cp1252_text_is_not_mistaken_for_utf8(tmp_path, sap):
+    """Only content that is valid UTF-8 is refused under a single-byte mapping: cp1252 letters
+    are one byte followed by ASCII, which UTF-8 never is."""
+    items = "Werk;Material;Materialkurztext;Frei verwendbar\nWH-PARIS;M-1;Größe für Dübel;1\n"
+    drop(tmp_path, items_csv=items.encode("cp1252"))
+    clean = extract_snapshot(tmp_path, DAY, FileKind.ITEMS, sap).clean
+    assert clean.description.tolist() == ["Größe für Dübel"]

@@ -70,7 +70,7 @@ def test_lines_stay_exact_across_many_small_blocks(tmp_path, small_blocks):
     path = tmp_path / "demand.csv"
     path.write_bytes(text.encode())
     blocks = list(iter_text_blocks(path, DEMAND, FileDialect()))
-    assert len(blocks) > 10
+    assert len(blocks) >= 10
     rows, malformed = oracle_lines(text)
     assert np.concatenate([b.lines for b in blocks]).tolist() == rows
     assert pd.concat([b.malformed for b in blocks]).line.tolist() == malformed
@@ -80,17 +80,58 @@ def test_lines_stay_exact_across_many_small_blocks(tmp_path, small_blocks):
     assert whole.frame[list(DEMAND.names)].values.tolist() == expected
 
 
-def test_unclosed_quote_in_the_middle_of_a_large_file_names_its_line(tmp_path, small_blocks):
+@pytest.mark.parametrize(
+    ("growth", "diagnosis"),
+    [
+        # blocks grow until the rest of the file fits in one: the quote runs to its end
+        (
+            64,
+            "a quoted value opened on this line is never closed, so the rest of the file would "
+            "be one value",
+        ),
+        # blocks of 4 KiB, then 16 KiB at most: the record outgrows the largest
+        (
+            4,
+            "a record runs on for more than 32 KiB without ending; most likely a quoted value "
+            "opened on this line is never closed",
+        ),
+    ],
+)
+def test_unclosed_quote_in_the_middle_of_a_large_file_names_its_line(
+    tmp_path, small_blocks, monkeypatch, growth, diagnosis
+):
+    monkeypatch.setattr(reader, "MAX_BLOCK_GROWTH", growth)
     good = "2026-11-21,WH-A,SKU-1,1\n"
     path = tmp_path / "demand.csv"
     path.write_text(HEADER + "\n" + good * 500 + '2026-11-21,WH-A,"SKU-2,1\n' + good * 2000)
     with pytest.raises(ExportFileError) as raised:
         list(iter_text_blocks(path, DEMAND, FileDialect()))
     assert str(raised.value) == (
-        f"{path}: line 502: a record runs on for more than 8 KiB without ending; most likely a "
-        f"quoted value opened on this line is never closed; close the quote, or write a quote "
-        f'inside a quoted value as two quotes ("")'
+        f"{path}: line 502: {diagnosis}; close the quote, or write a quote inside a quoted value "
+        f'as two quotes ("")'
     )
+
+
+def test_a_closed_value_longer_than_the_parse_block_is_read(tmp_path, small_blocks):
+    """Arrow needs a record within about two parse blocks: a longer one is read again with
+    larger blocks, the rows before it handed out once."""
+    good = "2026-11-21,WH-A,SKU-1,1\n"
+    long_code = "L" * 20_000 + "\n" + "M" * 20_000  # 40 KB, ten parse blocks, one line break
+    path = tmp_path / "demand.csv"
+    path.write_text(
+        HEADER
+        + "\n"
+        + good * 700
+        + "2026-11-21,WH-A,1\n"
+        + good * 10
+        + f'2026-11-21,WH-A,"{long_code}",2\n'
+        + good * 300
+    )
+    whole = read_export(path, DEMAND, FileDialect())
+    lines = whole.frame["_line"].tolist()
+    assert lines == list(range(2, 702)) + list(range(703, 713)) + [713] + list(range(715, 1015))
+    assert whole.frame.code.tolist()[710] == long_code
+    assert whole.malformed.line.tolist() == [702]
 
 
 def test_bad_byte_after_many_chunks_names_its_offset_and_line(tmp_path, small_blocks):

@@ -202,13 +202,27 @@ def test_workspaces_are_parsed_into_name_code_pairs(
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
-def test_an_unexpected_workspaces_answer_is_an_error(
-    client: PaqtanaClient, httpx_mock: HTTPXMock
+def test_an_unexpected_workspaces_answer_is_retried_then_fails_quoting_it(
+    client: PaqtanaClient, httpx_mock: HTTPXMock, no_backoff: None
 ) -> None:
-    httpx_mock.add_response(method="GET", url=f"{BASE}/v2/org/{ORG}/workspaces", json={"x": 1})
+    url = f"{BASE}/v2/org/{ORG}/workspaces"
+    httpx_mock.add_response(method="GET", url=url, json={"x": 1}, is_reusable=True)
 
-    with pytest.raises(VendorError, match="workspaces_info.workspace_codes"):
+    with pytest.raises(VendorError, match="workspaces_info.workspace_codes") as raised:
         client.list_workspaces()
+    assert len(httpx_mock.get_requests()) == 3  # retried like a 5xx: a GET is safe to repeat
+    assert """the answer began b'{"x":1}'""" in str(raised.value)
+
+
+def test_a_200_that_is_not_json_is_retried_and_the_second_answer_counts(
+    client: PaqtanaClient, httpx_mock: HTTPXMock, no_backoff: None
+) -> None:
+    url = f"{BASE}/v2/org/{ORG}/master_inventory"
+    httpx_mock.add_response(method="PUT", url=url, text="<html>proxy says hi</html>")
+    httpx_mock.add_response(method="PUT", url=url, json={"operation_type": "ok"})
+
+    assert client.put_master_inventory(b'{"data":[]}') == {"operation_type": "ok"}
+    assert len(httpx_mock.get_requests()) == 2
 
 
 def test_org_code_is_escaped_into_one_path_segment(httpx_mock: HTTPXMock) -> None:

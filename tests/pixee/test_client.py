@@ -247,10 +247,16 @@ def test_success_false_on_a_200_is_an_error(httpx_mock: HTTPXMock) -> None:
     assert len(httpx_mock.get_requests()) == 1
 
 
-def test_an_answer_that_is_not_the_envelope_is_an_error(httpx_mock: HTTPXMock) -> None:
-    httpx_mock.add_response(url=f"{BASE_URL}/products/3760000000001", text="<html>ok</html>")
-    with make_client() as client, pytest.raises(VendorError, match="not the Pixee envelope"):
+def test_an_answer_that_is_not_the_envelope_is_retried_then_fails_quoting_it(
+    httpx_mock: HTTPXMock,
+) -> None:
+    httpx_mock.add_response(
+        url=f"{BASE_URL}/products/3760000000001", text="<html>ok</html>", is_reusable=True
+    )
+    with make_client() as client, pytest.raises(VendorError, match="not the Pixee envelope") as e:
         client.get_product("3760000000001")
+    assert len(httpx_mock.get_requests()) == FAST_RETRY.attempts
+    assert "the answer began b'<html>ok</html>'" in str(e.value)
 
 
 # -- delta ----------------------------------------------------------------------------------

@@ -190,13 +190,18 @@ def test_an_endpoint_that_ignores_offset_fails_instead_of_looping() -> None:
     assert "offset 3 returned the previous page again" in str(raised.value)
 
 
-def test_an_answer_that_is_not_a_list_is_an_error() -> None:
-    fake = FakePxm()
+def test_an_answer_that_is_not_a_list_is_retried_and_one_that_stays_wrong_fails() -> None:
+    fake = FakePxm(categories=[{"id": 1, "name": "Shoes"}])
     fake.script("GET", CATEGORY_ENDPOINT, httpx.Response(200, json={"items": []}))
+    with make_client(fake) as client:
+        assert client.categories() == [{"id": 1, "name": "Shoes"}]  # the retry read a good page
+    wrong = [httpx.Response(200, json={"items": []}) for _ in range(FAST_RETRY.attempts)]
+    fake.script("GET", CATEGORY_ENDPOINT, *wrong)
     with make_client(fake) as client, pytest.raises(VendorError) as raised:
         client.categories()
     assert CATEGORY_ENDPOINT in str(raised.value)
     assert "neither {data: [objects]" in str(raised.value)
+    assert """the answer began b'{"items":[]}'""" in str(raised.value)
 
 
 # -- retries ------------------------------------------------------------------------------------

@@ -78,7 +78,6 @@ def resources(
             export_dir=str(root / "exports"),
             mapping_file=str(CANONICAL_MAPPING),
             locations_file=str(LOCATIONS),
-            data_dir=str(root / "data"),
         ),
         "sync_mode": SyncModeResource(mode=mode, outbox_dir=str(root / "outbox")),
         "paqtana": PaqtanaResource(

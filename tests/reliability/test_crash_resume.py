@@ -1,18 +1,21 @@
-"""SIGKILL the deployment's own command part-way through a multi-chunk demand send and part-way
-through the Pixee batches, then run it again: nothing accepted is sent twice, nothing is missing,
-and auto_calculate rides on the final chunk exactly once.
+"""SIGKILL the deployment's own command part-way through a multi-chunk demand send, part-way
+through the Pixee batches and in the middle of the PXM read, then run it again AT ONCE, as a
+person would: nothing accepted is sent twice, nothing is missing, and auto_calculate rides on
+the final chunk exactly once.
 
 The kill point is exact: inside the vendor's handler for the Nth accepted write, the test arms
 a `slow` fault on the same endpoint, so the next request hangs; the test kills the run once the
-sandbox holds that request. The killed run stays STARTED in the instance and its ledger attempt
-`in_progress` under a 15-minute lease; the test marks the run failed as Dagster's run monitoring
-would (`instance.report_run_failed`), which is what lets the re-run resume at once.
+sandbox holds that request. The killed run stays STARTED in the instance (nothing marks it
+failed) and its ledger attempt `in_progress`; no heartbeat renews its lease any more, so the
+re-run waits at most one lease (SYNC_LEASE_SECONDS, short here) and resumes.
 """
 
 from __future__ import annotations
 
 import signal
 from pathlib import Path
+
+import dagster as dg
 
 from tests.reliability.figures import audit, cadence_violations
 from tests.reliability.harness import Drop
@@ -21,7 +24,6 @@ from tests.reliability.job_process import (
     fault_fired,
     job_environment,
     latest_metadata,
-    report_killed_runs_failed,
     start_daily_sync,
     wait_until,
 )
@@ -31,25 +33,45 @@ from tests.reliability.wire import WireLog
 RUN_TIMEOUT_S = 240
 
 
-def kill_at_then_rerun(root: Path, sandbox, wire: WireLog, dataset: str, after: int, path: str):
-    """Run daily_sync as a process, SIGKILL it while the request after the `after`-th accepted
-    `dataset` write hangs, mark it failed, run again; return (killed, rerun) processes."""
-    env = job_environment(root, sandbox, cap_bytes=2_000)
+# A killed attempt frees its endpoint after this long without a heartbeat (60 s by default).
+LEASE_SECONDS = 4
 
-    def hang_the_next_request() -> None:
-        sandbox.add_fault(kind="slow", path=path, method="POST", delay_s=120, times=5)
 
-    wire.after(dataset, after, hang_the_next_request)
+def kill_then_rerun_at_once(root: Path, sandbox, path: str, arm) -> tuple:  # noqa: ANN001
+    """Run daily_sync as a process, SIGKILL it while a request to `path` hangs (`arm` sets up
+    the hang), and start the same command at once; return (killed, rerun) processes."""
+    env = job_environment(root, sandbox, cap_bytes=2_000) | {
+        "SYNC_LEASE_SECONDS": str(LEASE_SECONDS)
+    }
+    arm()
     killed = start_daily_sync(root, env, "killed")
     wait_until(lambda: fault_fired(sandbox, path), killed, timeout_s=RUN_TIMEOUT_S)
     killed.kill()
     assert killed.process.returncode == -signal.SIGKILL
     sandbox.clear_faults()
-    assert len(wire.accepted[dataset]) == after
-    assert len(report_killed_runs_failed(root / "home")) == 1
+    assert started_runs(root / "home") == 1  # the dead run still looks alive to Dagster
     rerun = start_daily_sync(root, env, "rerun")
     assert rerun.wait(RUN_TIMEOUT_S) == 0, rerun.text()[-4000:]
     return killed, rerun
+
+
+def kill_at_then_rerun(root: Path, sandbox, wire: WireLog, dataset: str, after: int, path: str):
+    """Kill while the request after the `after`-th accepted `dataset` write hangs."""
+
+    def hang_the_next_request() -> None:
+        sandbox.add_fault(kind="slow", path=path, method="POST", delay_s=120, times=5)
+
+    killed, rerun = kill_then_rerun_at_once(
+        root, sandbox, path, lambda: wire.after(dataset, after, hang_the_next_request)
+    )
+    assert len(wire.accepted[dataset]) > after
+    return killed, rerun
+
+
+def started_runs(home: Path) -> int:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        filters = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])
+        return len(instance.get_runs(filters=filters))
 
 
 def assert_whole_and_secret_free(root: Path, sandbox, wire: WireLog, name: str, outputs) -> None:
@@ -73,7 +95,7 @@ def test_sigkill_mid_demand_send_resumes_with_the_rest_and_one_auto_calculate(
     chunks = demand["chunks"]
     assert chunks >= 5
     assert (demand["chunks_already_accepted"], demand["chunks_sent"]) == (2, chunks - 2)
-    assert "resuming, 2 chunk(s) already accepted are not resent" in demand["cadence"]
+    assert "resuming, 2 unit(s) already accepted are not resent" in demand["cadence"]
     posts = sandbox.demand_posts()
     assert [p["auto_calculate"] for p in posts] == [False] * (chunks - 1) + [True]
     assert len(wire.accepted["demand"]) == chunks
@@ -93,4 +115,23 @@ def test_sigkill_mid_pixee_batches_resends_only_the_products_not_accepted(tmp_pa
     assert len(sandbox.pixee_products()) == 1_100
     assert_whole_and_secret_free(
         tmp_path, sandbox, wire, "SIGKILL mid Pixee batches", [killed.text(), rerun.text()]
+    )
+
+
+def test_sigkill_mid_pxm_read_is_not_read_again_the_same_day(tmp_path, sandbox, wire):
+    """The dead read already extracted pages: a second extraction would exceed PXM's one read
+    a day. The re-run says so and syncs without it; a person can force the read by name."""
+    Drop(products=7, demand_codes=20).write(tmp_path / "exports")
+
+    def hang_the_attribute_page() -> None:
+        sandbox.add_fault(kind="slow", vendor="pxm", path="attribute", delay_s=120, times=5)
+
+    killed, rerun = kill_then_rerun_at_once(tmp_path, sandbox, "attribute", hang_the_attribute_page)
+    pxm = latest_metadata(tmp_path / "home", "pxm_catalog_cache")
+    assert pxm["cadence"].startswith("skipped: already read today at ")
+    assert "which did not finish; force naming this endpoint to read again" in pxm["cadence"]
+    assert "another attempt is in progress" in rerun.text()  # it waited for the dead one
+    assert len(sandbox.pixee_products()) == 7  # the Pixee sync went on without a new read
+    assert_whole_and_secret_free(
+        tmp_path, sandbox, wire, "SIGKILL mid PXM read", [killed.text(), rerun.text()]
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pipelines.core.erp.export_store import ExportLocation
@@ -26,10 +25,9 @@ def export_store_fields(location: ExportLocation) -> dict[str, Any]:
     }
 
 
-def erp_resource(location: ExportLocation, data_dir: Path) -> ErpExportsResource:
+def erp_resource(location: ExportLocation) -> ErpExportsResource:
     return ErpExportsResource(
         **export_store_fields(location),
         mapping_file=str(CANONICAL_MAPPING),
         locations_file=str(LOCATIONS),
-        data_dir=str(data_dir),
     )

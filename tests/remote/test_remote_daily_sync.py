@@ -110,7 +110,7 @@ def test_daily_sync_from_sftp_sends_what_the_local_folder_run_sends(
     exports = copy_tree(SAMPLE_EXPORTS, tmp_path / "served" / "exports")
     location = sftp_server.location(exports)
 
-    remote = sync_from(erp_resource(location, tmp_path / "run" / "data"), tmp_path / "run")
+    remote = sync_from(erp_resource(location), tmp_path / "run")
 
     assert_same_sync(remote, local_sync, location.url)
 
@@ -120,6 +120,6 @@ def test_daily_sync_from_s3_sends_what_the_local_folder_run_sends(
 ):
     location = s3_server.location(s3_server.upload(SAMPLE_EXPORTS))
 
-    remote = sync_from(erp_resource(location, tmp_path / "run" / "data"), tmp_path / "run")
+    remote = sync_from(erp_resource(location), tmp_path / "run")
 
     assert_same_sync(remote, local_sync, location.url)

@@ -15,6 +15,7 @@ import pytest
 
 from pipelines.core.erp.export_store import ExportLocation
 from pipelines.defs.erp import assets as erp_assets
+from pipelines.defs.staging import StagingResource
 from tests.conftest import ROOT, SAMPLE_EXPORTS
 from tests.reliability.harness import failure_messages
 from tests.reliability.leaks import event_log_text
@@ -35,7 +36,10 @@ def extract_items(location: ExportLocation, tmp_path: Path) -> tuple[str, str]:
             [erp_assets.erp_items],
             partition_key=DAY,
             instance=instance,
-            resources={"erp": erp_resource(location, tmp_path / "data")},
+            resources={
+                "erp": erp_resource(location),
+                "staging": StagingResource(data_dir=str(tmp_path / "data")),
+            },
             raise_on_error=False,
         )
         assert not result.success

@@ -1,5 +1,6 @@
 """The drop sensor over SFTP and S3: one listing per tick and a marker look-up per drop in the
-lookback, nothing downloaded; the same run requests, settle time and cursor as locally."""
+lookback, nothing downloaded; the same run request (the newest ready drop), settle time and
+cursor as locally."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ import dagster as dg
 import pytest
 
 from pipelines.core.erp.export_store import ExportLocation, ExportStore
-from pipelines.defs.automation import settings as automation_settings
+from pipelines.defs import settings
 from pipelines.defs.automation.sensors import erp_drop_sensor
 from pipelines.defs.erp.resources import ErpExportStoreResource
 from pipelines.defs.partitions import business_days
+from pipelines.defs.state_db import StateDatabaseResource
 from tests.e2e.helpers import write_drop
 from tests.remote.helpers import export_store_fields
 
@@ -68,10 +70,15 @@ def resource_for(location: ExportLocation, cls: type = ErpExportStoreResource):
 def tick(erp: ErpExportStoreResource, cursor: str | None = None):
     from pipelines.definitions import defs
 
-    with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(
-            instance=instance, cursor=cursor, definitions=defs, resources={"erp": erp}
-        )
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(
+            instance=instance,
+            cursor=cursor,
+            definitions=defs,
+            resources={"erp": erp, "state_db": StateDatabaseResource()},
+        ) as context,
+    ):
         return erp_drop_sensor.evaluate_tick(context)
 
 
@@ -87,17 +94,18 @@ def exports_with_drops(tmp_path: Path) -> Path:
 
 
 def test_each_tick_lists_once_looks_up_markers_and_downloads_nothing(tmp_path, locate, monkeypatch):
-    monkeypatch.setattr(automation_settings, "DROP_SETTLE_SECONDS", 0)  # S3 markers are new
+    monkeypatch.setattr(settings, "DROP_SETTLE_SECONDS", 0)  # S3 markers are new
     location = locate(exports_with_drops(tmp_path))
     erp = resource_for(location, CountingExportStoreResource)
     FS_CALLS.clear()
 
     first = tick(erp)
 
+    # the newest ready drop only; its catch-up covers the older one, never requested
     assert [(r.run_key, r.partition_key) for r in first.run_requests] == [
-        (days_ago(3), days_ago(3)),
-        (days_ago(2), days_ago(2)),
+        (days_ago(2), days_ago(2))
     ]
+    assert json.loads(first.cursor) == [days_ago(3), days_ago(2)]
     # one listing of the root; a marker look-up for each drop in the lookback, none for the
     # drop 30 days old; no file opened, read or copied
     assert FS_CALLS == {"ls": 1, "info": 3}
@@ -107,14 +115,14 @@ def test_each_tick_lists_once_looks_up_markers_and_downloads_nothing(tmp_path, l
     assert second.run_requests == []
     assert json.loads(second.cursor) == [days_ago(3), days_ago(2)]
     assert second.skip_message == (
-        f"no drop to sync in {location.url}: 1 without _SUCCESS (still being written): "
-        f"{days_ago(1)}; 2 already requested: {days_ago(3)}, {days_ago(2)}; 1 not a partition "
-        f"or older than the lookback: {days_ago(30)}"
+        f"no drop to sync in {location.url}: 1 incomplete (no _SUCCESS yet: still being "
+        f"written): {days_ago(1)}; 2 already requested: {days_ago(3)}, {days_ago(2)}; 1 older "
+        f"than the 7-day lookback (backfill on purpose): {days_ago(30)}"
     )
 
 
 def test_a_remote_marker_younger_than_the_settle_time_waits(tmp_path, locate, monkeypatch):
-    monkeypatch.setattr(automation_settings, "DROP_SETTLE_SECONDS", 3600)
+    monkeypatch.setattr(settings, "DROP_SETTLE_SECONDS", 3600)
     location = locate(exports_with_drops(tmp_path))
 
     result = tick(resource_for(location))

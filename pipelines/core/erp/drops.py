@@ -1,8 +1,10 @@
 """Where exports are in ERP_EXPORT_DIR: one folder per business day, plus history/.
 
 A daily drop is complete only when its `_SUCCESS` marker exists: the ERP writes it last, so a
-folder without it may still be being written and is never read. The folders are listed and
-read through the export store (a local folder, SFTP or S3), never changed.
+folder without it may still be being written and is never read. A drop holds one file per kind
+unless the mapping says the ERP splits that export (`split_files`): a second one is most often a
+copy, whose rows would count twice. The folders are listed and read through the export store (a
+local folder, SFTP or S3), never changed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 from pipelines.core.erp.contract import FileKind
+from pipelines.core.erp.errors import ExportFileError
 from pipelines.core.erp.export_store import (
     HISTORY_DIR,
     SUCCESS_MARKER,
@@ -29,6 +32,7 @@ __all__ = [
     "complete_drops",
     "history_files",
     "list_drops",
+    "newer_complete_drop",
     "require_drop",
 ]
 
@@ -63,6 +67,21 @@ class Drop:
         """The drop's files of one kind: `<kind>*.csv|.csv.gz|.xlsx`, in name order."""
         return self.store.kind_files(self.folder, kind)
 
+    def export_files(self, kind: FileKind, split_files: bool = False) -> list[ExportFile]:
+        """The files of one kind that make up the drop's export; more than one is an error
+        naming them all unless the mapping says the ERP splits the export (`split_files`)."""
+        files = self.files(kind)
+        if len(files) > 1 and not split_files:
+            names = ", ".join(repr(f.name) for f in files)
+            raise ExportFileError(
+                f"the ERP drop {self.path} has {len(files)} {kind.value} files: {names}; a drop "
+                f"holds one {kind.value} file (a copy would be read twice: its rows counted "
+                f"twice); remove the extra file, or set `split_files = true` under "
+                f"[{kind.value}] in the mapping file if the ERP splits this export into several "
+                f"files"
+            )
+        return files
+
 
 def list_drops(location: ExportStore | Path) -> list[Drop]:
     """Every dated folder, complete or not, oldest first, from one listing; other folder names
@@ -73,6 +92,13 @@ def list_drops(location: ExportStore | Path) -> list[Drop]:
 
 def complete_drops(location: ExportStore | Path) -> list[Drop]:
     return [d for d in list_drops(location) if d.complete]
+
+
+def newer_complete_drop(location: ExportStore | Path, day: dt.date) -> Drop | None:
+    """The newest complete drop after `day`, if the ERP has one: a snapshot of `day` (items,
+    products) is then out of date, and the run of that newer day sends it instead."""
+    newer = [d for d in complete_drops(location) if d.day > day]
+    return newer[-1] if newer else None
 
 
 def require_drop(location: ExportStore | Path, day: dt.date) -> Drop:

@@ -23,7 +23,7 @@ from pipelines.core.erp.export_store import ExportStore, as_export_store
 from pipelines.core.erp.mapping import ErpMapping, FileDialect
 from pipelines.core.erp.reader import LINE, ExportFileError, TextBlock, iter_text_blocks
 from pipelines.core.erp.source import ReadableFile
-from pipelines.core.erp.validate import FILE, CheckedBlock, check_block, drop_duplicate_keys
+from pipelines.core.erp.validate import FILE, CheckedBlock, FileValidator, drop_duplicate_keys
 from pipelines.core.rejects import concat_rejects, empty_rejects
 
 # A history file whose first this-many rows have no readable date is refused as a whole (its
@@ -42,6 +42,10 @@ class ExtractResult:
     rows_superseded: int = 0
     # demand: source rows that went into the daily totals
     rows_clean_source: int = 0
+    # demand: rows of daily drops dated outside the range read (and of history/, apart: it
+    # covers past ranges by design); each is reported, never silently dropped
+    rows_outside_range: int = 0
+    history_rows_outside_range: int = 0
 
     @property
     def rows_rejected(self) -> int:
@@ -65,21 +69,23 @@ def extract_snapshot(
     """Items or products of the complete drop for `day` (a snapshot: one day, one truth)."""
     contract = CONTRACTS[kind]
     drop = require_drop(exports, day)
-    files = drop.files(kind)
+    dialect = mapping.dialect(kind)
+    files = drop.export_files(kind, dialect.split_files)
     if not files:
         raise ExportFileError(
             f"the ERP drop {drop.path} has no {kind.value} file ({kind.value}.csv, "
             f"{kind.value}.csv.gz or {kind.value}.xlsx)"
         )
-    dialect = mapping.dialect(kind)
     cleans, rejects, rows_read = [], [], 0
     for path in files:
         file_cleans = []
+        validator = FileValidator(contract, dialect, str(path), known_locations)
         for block in iter_text_blocks(path, contract, dialect):
-            checked = check_block(block, contract, dialect, str(path), known_locations)
+            checked = validator.check(block)
             rows_read += len(block) + len(block.malformed)
             file_cleans.append(checked.clean_frame(contract))
             rejects.append(checked.rejects)
+        validator.finish()
         clean, dups = drop_duplicate_keys(
             pd.concat(file_cleans, ignore_index=True), contract, str(path)
         )
@@ -119,13 +125,18 @@ def extract_demand(
         (p, 0, None) for p in history_files(store)
     ]
     for drop in complete_drops(store):
-        sources += [(p, drop.day.toordinal(), drop.day) for p in drop.files(FileKind.DEMAND)]
+        drop_files = drop.export_files(FileKind.DEMAND, dialect.split_files)
+        sources += [(p, drop.day.toordinal(), drop.day) for p in drop_files]
     totals = DemandTotals(start, end)
     rejects: list[pd.DataFrame] = []
-    files, rows_read = [], 0
+    files, rows_read, outside, history_outside = [], 0, 0, 0
     for path, priority, drop_day in sources:
         demand_file = _DemandFile(path, priority, drop_day, totals, known_locations)
         demand_file.read(dialect)
+        if drop_day is None:
+            history_outside += demand_file.outside_rows
+        else:
+            outside += demand_file.outside_rows
         if demand_file.clean_rows or demand_file.rejected_rows:
             files.append(str(path))
             rows_read += demand_file.clean_rows + demand_file.rejected_rows
@@ -138,7 +149,14 @@ def extract_demand(
         rows_read=rows_read,
         rows_superseded=superseded,
         rows_clean_source=clean_rows,
+        rows_outside_range=outside,
+        history_rows_outside_range=history_outside,
     )
+
+
+def _rows(rejects: pd.DataFrame) -> int:
+    """Source rows among rejects (a row with several faulty fields counts once)."""
+    return int(rejects[["file", "line"]].drop_duplicates().shape[0]) if len(rejects) else 0
 
 
 class _DemandFile:
@@ -161,6 +179,7 @@ class _DemandFile:
         self.first = epoch_day(totals.start)
         self.last = epoch_day(totals.end)
         self.clean_rows = 0
+        self.outside_rows = 0  # dated rows (clean or refused) outside start..end
         self.rejects: list[pd.DataFrame] = []
         self.undated: list[pd.DataFrame] = []
         self.undated_rows = 0
@@ -171,9 +190,10 @@ class _DemandFile:
         return sum(len(r) for r in self.rejects)
 
     def read(self, dialect: FileDialect) -> None:
+        validator = FileValidator(DEMAND, dialect, str(self.path), self.known_locations)
         for block in iter_text_blocks(self.path, DEMAND, dialect):
-            checked = check_block(block, DEMAND, dialect, str(self.path), self.known_locations)
-            self._add(block, checked)
+            self._add(block, validator.check(block))
+        validator.finish()
         if self.undated and self.earliest is None:
             self._refuse_undated(whole_file=True)
         if self.undated and self.first <= self.earliest <= self.last:
@@ -188,7 +208,9 @@ class _DemandFile:
         if dated.any():
             earliest = int(day[dated].min())
             self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
-        wanted = ~checked.bad & (day >= self.first) & (day <= self.last)
+        in_range = (day >= self.first) & (day <= self.last)
+        wanted = ~checked.bad & in_range
+        self.outside_rows += int((~checked.bad & dated & ~in_range).sum())
         count = int(wanted.sum())
         if count:
             location, code, quantity = (
@@ -219,7 +241,9 @@ class _DemandFile:
         is_row = (block.lines[at] == lines) if len(block.lines) else np.zeros(len(lines), bool)
         reject_day = np.where(is_row, day[at] if len(day) else _NO_DAY, _NO_DAY)
         undated = reject_day == _NO_DAY
-        self.rejects.append(rejects[(reject_day >= self.first) & (reject_day <= self.last)])
+        in_range = (reject_day >= self.first) & (reject_day <= self.last)
+        self.rejects.append(rejects[in_range])
+        self.outside_rows += _rows(rejects[~undated & ~in_range])
         if not undated.any():
             return
         if self.drop_day is not None:  # a drop's undated rows belong to the drop's day

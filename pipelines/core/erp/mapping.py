@@ -1,7 +1,8 @@
 """Per-ERP dialect: how one ERP names its columns and writes its files.
 
-A mapping file (TOML) declares, per file kind, column renames, delimiter, decimal separator,
-encoding, date format(s) and, for .xlsx, the sheet. Values under [defaults] apply to every kind.
+A mapping file (TOML) declares, per file kind, column renames, delimiter, decimal and thousands
+separators, encoding, date format(s), for .xlsx the sheet, and whether the ERP splits one export
+into several files (`split_files`). Values under [defaults] apply to every kind.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class FileDialect:
     # Tried in order; the first format that parses a value wins.
     date_formats: tuple[str, ...] = ("%Y-%m-%d",)
     sheet: str | None = None
+    # Whether a drop may hold several files of this kind (read and combined). Off: a second
+    # file (`demand - Copy.csv` next to `demand.csv`) is an error, as it would count twice.
+    split_files: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,16 @@ class ErpMapping:
         return self.dialects[kind]
 
 
-_KNOWN_KEYS = {"rename", "delimiter", "decimal", "thousands", "encoding", "date_format", "sheet"}
+_KNOWN_KEYS = {
+    "rename",
+    "delimiter",
+    "decimal",
+    "thousands",
+    "encoding",
+    "date_format",
+    "sheet",
+    "split_files",
+}
 
 
 def _dialect_from(table: dict, base: FileDialect, where: str) -> FileDialect:
@@ -55,14 +68,28 @@ def _dialect_from(table: dict, base: FileDialect, where: str) -> FileDialect:
     delimiter = table.get("delimiter", base.delimiter)
     if len(delimiter) != 1:
         raise MappingError(f"{where}: delimiter must be one character, got {delimiter!r}")
+    decimal = table.get("decimal", base.decimal)
+    thousands = table.get("thousands", base.thousands)
+    if not isinstance(decimal, str) or len(decimal) != 1 or decimal.isdigit():
+        raise MappingError(f"{where}: decimal must be one character, got {decimal!r}")
+    if not isinstance(thousands, str) or len(thousands) > 1 or thousands.isdigit():
+        raise MappingError(
+            f'{where}: thousands must be one character or "" (none), got {thousands!r}'
+        )
+    if thousands == decimal:
+        raise MappingError(f"{where}: decimal and thousands are both {decimal!r}")
+    split_files = table.get("split_files", base.split_files)
+    if not isinstance(split_files, bool):
+        raise MappingError(f"{where}: split_files must be true or false, got {split_files!r}")
     return FileDialect(
         rename=rename,
         delimiter=delimiter,
-        decimal=table.get("decimal", base.decimal),
-        thousands=table.get("thousands", base.thousands),
+        decimal=decimal,
+        thousands=thousands,
         encoding=table.get("encoding", base.encoding),
         date_formats=tuple(date_formats),
         sheet=table.get("sheet", base.sheet),
+        split_files=split_files,
     )
 
 

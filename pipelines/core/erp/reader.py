@@ -1,22 +1,24 @@
-"""Reading one export file as blocks of text rows, each with the physical line it starts on.
+"""Reading one export file as blocks of rows, each with the physical line it starts on.
 
-Everything is read as text so that the validator, not the reader, decides what a bad number or
+CSV cells are read as text so that the validator, not the reader, decides what a bad number or
 date is: a reader that guesses types would turn a bad row into a file-level failure or a NaN.
 CSV is streamed through Arrow in bounded blocks (memory does not grow with the file); each
 column comes dictionary-encoded, so checks run once per distinct value. Line numbers stay exact
 with quoted line breaks: a record spans one line plus the breaks inside its values, and rows
-Arrow cannot split into the header's fields come back, with their place, as row rejects.
+Arrow cannot split into the header's fields come back, with their place, as row rejects. A
+record longer than Arrow's parse block is read again with larger blocks, so a long value that
+is closed is read, and one that is never closed is named as such. What a file is comes from its
+first bytes (`source.sniff_format`): a workbook is read with its cells' types (`workbook`).
 File-level faults raise ExportFileError naming the file, where in it, and the fix.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -26,8 +28,19 @@ import pyarrow.csv as pa_csv
 
 from pipelines.core.erp.contract import FileContract
 from pipelines.core.erp.errors import ExportFileError
+from pipelines.core.erp.header import (
+    HEADER_SEARCH_LINES,
+    OTHER_DELIMITERS,
+    check_header,
+    column_layout,
+    excel_sep_hint,
+    refuse_markup,
+    repeated_header_error,
+)
 from pipelines.core.erp.mapping import FileDialect
-from pipelines.core.erp.source import ReadableFile, Utf8Source
+from pipelines.core.erp.source import FileFormat, ReadableFile, Utf8Source, sniff_format
+from pipelines.core.erp.text_block import LINE, TextBlock, TextColumn, blank_values, encode_text
+from pipelines.core.erp.workbook import read_sheet
 from pipelines.core.read_ahead import read_ahead
 from pipelines.core.rejects import WHOLE_ROW, concat_rejects, empty_rejects, reject_frame
 
@@ -43,70 +56,18 @@ __all__ = [
     "read_export_file",
 ]
 
-LINE = "_line"  # name of the source-line column carried next to the data columns
 SUFFIXES = (".csv", ".csv.gz", ".xlsx")
 # Arrow parses in blocks of this size and reads ~32 blocks ahead: that, not the file, bounds
-# the reader's memory. A record may be up to about two blocks long.
+# the reader's memory. A record may be up to about two blocks long; a longer one makes the file
+# be read again with blocks 4x larger, up to this many times the first size.
 PARSE_BLOCK_BYTES = 1 << 20
+MAX_BLOCK_GROWTH = 64
 # Parsed batches (one per parse block) a worker thread keeps ready while a block is validated.
 READ_AHEAD_BATCHES = 8
 # Text handed to validation at once: large enough that per-block Python work is negligible.
 BLOCK_BYTES = 32 << 20
 _LINE_BREAK = r"\r\n|\r|\n"
-_OTHER_DELIMITERS = (";", ",", "\t", "|")
 _SHOWN_CHARS = 200
-
-
-@dataclass(frozen=True)
-class TextColumn:
-    """One column of a block, dictionary-encoded: row i holds `values[codes[i]]`."""
-
-    codes: np.ndarray  # int32, one per row
-    values: pa.Array  # distinct texts
-
-    @classmethod
-    def constant(cls, rows: int, text: str = "") -> TextColumn:
-        return cls(np.zeros(rows, dtype=np.int32), pa.array([text], type=pa.string()))
-
-    def texts(self) -> np.ndarray:
-        """Per-row text (object array); for small frames and rejects, not the hot path."""
-        return self.values.to_numpy(zero_copy_only=False)[self.codes]
-
-
-@dataclass
-class TextBlock:
-    """Consecutive data rows of one file as text, blank rows left out.
-
-    `columns` has every contract column (an optional one the file lacks is all ""); `lines`
-    is the physical line each row starts on; `malformed` holds the rejects of the rows in this
-    stretch of the file that could not be split into the header's fields.
-    """
-
-    columns: dict[str, TextColumn]
-    lines: np.ndarray
-    malformed: pd.DataFrame = field(default_factory=empty_rejects)
-
-    def __len__(self) -> int:
-        return len(self.lines)
-
-    def text_frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(
-            {name: pd.array(col.texts(), dtype="str") for name, col in self.columns.items()}
-        )
-        frame[LINE] = self.lines
-        return frame
-
-    @classmethod
-    def from_text_frame(cls, frame: pd.DataFrame, contract: FileContract) -> TextBlock:
-        """A block from an all-text frame with `_line` (what `read_export_file` returns)."""
-        columns = {}
-        for name in contract.names:
-            if name in frame.columns:
-                text = pa.array(frame[name].astype(str).to_numpy(dtype=object), type=pa.string())
-                columns[name] = _encode(text)
-            else:
-                columns[name] = TextColumn.constant(len(frame))
-        return cls(columns, frame[LINE].to_numpy(dtype=np.int64))
 
 
 @dataclass
@@ -117,65 +78,6 @@ class ExportText:
     malformed: pd.DataFrame
 
 
-def _suffix(path: ReadableFile) -> str:
-    name = path.name.lower()
-    return next((s for s in SUFFIXES if name.endswith(s)), "")
-
-
-def _check_header(
-    path: ReadableFile,
-    header: list[str],
-    contract: FileContract,
-    dialect: FileDialect,
-    first_line: str,
-) -> None:
-    """Fail on a header that cannot carry the contract's required columns."""
-    renamed = [dialect.rename.get(h, h) for h in header]
-    missing = [c for c in contract.required_names if c not in renamed]
-    if not missing:
-        return
-    if len(header) == 1:
-        for other in _OTHER_DELIMITERS:
-            if other != dialect.delimiter and other in first_line:
-                raise ExportFileError(
-                    f"{path}: line 1 has one column with delimiter {dialect.delimiter!r}, but "
-                    f'contains {other!r}; set `delimiter = "{other}"` for '
-                    f"{contract.kind.value} in the mapping file"
-                )
-    raise ExportFileError(
-        f"{path}: missing required column(s) {missing} for {contract.kind.value}; found "
-        f"{header}; add a rename for them under [{contract.kind.value}.rename] in the mapping file"
-    )
-
-
-def _layout(
-    path: ReadableFile, header: list[str], contract: FileContract, dialect: FileDialect
-) -> dict[str, int]:
-    """Contract column -> its position in the file (after renaming). Extra columns are kept out
-    of the clean frame but never fail the file; a contract column given twice does."""
-    renamed = [dialect.rename.get(h, h) for h in header]
-    duplicated = sorted({n for n in renamed if renamed.count(n) > 1 and n in contract.names})
-    if duplicated:
-        raise ExportFileError(
-            f"{path}: column(s) {duplicated} appear twice after renaming; fix the mapping file"
-        )
-    return {name: renamed.index(name) for name in contract.names if name in renamed}
-
-
-def _encode(column: pa.Array | pa.ChunkedArray) -> TextColumn:
-    encoded = pc.dictionary_encode(column)
-    if isinstance(encoded, pa.ChunkedArray):
-        chunks = encoded.chunks
-        if not chunks:
-            return TextColumn(np.zeros(0, dtype=np.int32), pa.array([], type=pa.string()))
-        # Chunks of one encode share one dictionary (the last one holds every value).
-        values = chunks[-1].dictionary
-        codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
-    else:
-        values, codes = encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
-    return TextColumn(codes.astype(np.int32, copy=False), values)
-
-
 def _line_breaks(values: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """Line breaks inside each value, or None when there are none (the usual case)."""
     has = pc.match_substring_regex(values, "[\r\n]")
@@ -183,11 +85,6 @@ def _line_breaks(values: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
         return None
     counts = pc.count_substring_regex(values, _LINE_BREAK)
     return np.asarray(counts.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def _blank(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    trimmed = pc.utf8_trim_whitespace(values)
-    return np.asarray(pc.equal(trimmed, "").to_numpy(zero_copy_only=False), dtype=bool)
 
 
 class _RecordLines:
@@ -201,7 +98,7 @@ class _RecordLines:
     def __init__(self, path: ReadableFile, first_line: int, delimiter: str, expected: int) -> None:
         self.path = path
         self.next_line = first_line
-        self.next_record = 2
+        self.next_record = first_line  # the lines above (header, `sep=`) are one record each
         self.delimiter = delimiter
         self.expected = expected
         self.invalid: list[tuple[int, int, str]] = []  # (number, fields found, text)
@@ -212,9 +109,17 @@ class _RecordLines:
     def handler(self, row: pa_csv.InvalidRow) -> str:
         if row.number is None:  # only a parallel reader lacks numbers; ours is serial
             return "error"
+        if row.number < self.next_record:  # placed already, by an earlier pass over the file
+            return "skip"
         with self._invalid_lock:
             self.invalid.append((row.number, row.actual_columns, row.text))
         return "skip"
+
+    def restart(self) -> None:
+        """Before the file is read again from its start: records reported but not yet placed
+        will be reported again."""
+        with self._invalid_lock:
+            self.invalid = []
 
     def place(self, spans: np.ndarray, final: bool = False) -> tuple[np.ndarray, pd.DataFrame]:
         """Lines of the block's rows (in order, with `spans`), and the rejects of the malformed
@@ -275,7 +180,7 @@ class _RecordLines:
     def _reason(self, found: int, text: str) -> str:
         reason = f"expected {self.expected} fields separated by {self.delimiter!r}, found {found}"
         if found == 1:
-            for other in _OTHER_DELIMITERS:
+            for other in OTHER_DELIMITERS:
                 if other != self.delimiter and text.count(other) == self.expected - 1:
                     return f"{reason}; the line seems to use {other!r} as delimiter"
         return reason
@@ -293,6 +198,10 @@ def _shown(text: str) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
 
 
+class _RecordTooLong(Exception):
+    """A record is longer than Arrow's parse block: read the file again with larger blocks."""
+
+
 class _CsvBlocks:
     """One CSV file as TextBlocks (see module docstring)."""
 
@@ -303,20 +212,50 @@ class _CsvBlocks:
         self.contract = contract
         self.dialect = dialect
         self.block_bytes = block_bytes
+        self.lines: _RecordLines | None = None
+        self.rows_out = 0  # Arrow rows (blank ones included) handed out so far, in all passes
 
     def __iter__(self) -> Iterator[TextBlock]:
+        parse_block = PARSE_BLOCK_BYTES
+        while True:
+            try:
+                yield from self._read(parse_block)
+                return
+            except _RecordTooLong:
+                if parse_block >= PARSE_BLOCK_BYTES * MAX_BLOCK_GROWTH:
+                    assert self.lines is not None
+                    raise ExportFileError(
+                        f"{self.path}: line {self.lines.next_line}: a record runs on for more "
+                        f"than {_size(2 * parse_block)} without ending; most likely a quoted "
+                        f"value opened on this line is never closed; close the quote, or write a "
+                        f'quote inside a quoted value as two quotes ("")'
+                    ) from None
+                parse_block *= 4
+
+    def _read(self, parse_block: int) -> Iterator[TextBlock]:
+        """One pass over the file, skipping the rows an earlier pass handed out."""
         with Utf8Source(self.path, self.dialect.encoding) as source:
-            raw_header, first_line = self._header(source)
-            header = [h.strip() for h in raw_header]
-            _check_header(self.path, header, self.contract, self.dialect, first_line)
-            self.layout = _layout(self.path, header, self.contract, self.dialect)
+            raw_header, header_line = self._header(source)
+            self.header = [h.strip() for h in raw_header]
+            self.layout = column_layout(self.path, self.header, self.contract, self.dialect)
             self.width = len(raw_header)
-            lines = _RecordLines(self.path, 2, self.dialect.delimiter, self.width)
-            reader = self._open(source, raw_header, lines)
+            if self.lines is None:
+                self.lines = _RecordLines(
+                    self.path, header_line + 1, self.dialect.delimiter, self.width
+                )
+            lines = self.lines
+            lines.restart()
+            skip = self.rows_out
+            reader = self._open(source, raw_header, header_line - 1, parse_block, lines)
             pending: list[pa.RecordBatch] = []
             size = 0
             try:
                 for batch in read_ahead(iter(reader), READ_AHEAD_BATCHES):
+                    if skip:
+                        if batch.num_rows <= skip:
+                            skip -= batch.num_rows
+                            continue
+                        batch, skip = batch.slice(skip), 0
                     pending.append(batch)
                     size += batch.nbytes
                     if size >= self.block_bytes:
@@ -325,9 +264,11 @@ class _CsvBlocks:
             except pa.ArrowInvalid as exc:
                 if pending:
                     yield self._block(pending, lines)
+                if _straddles(exc):
+                    raise _RecordTooLong from None
                 _, malformed = lines.place(np.zeros(0, dtype=np.int64), final=True)
                 if len(malformed):
-                    yield self._empty_block(malformed)
+                    yield TextBlock.empty(self.contract, malformed)
                 raise self._parse_error(exc, lines.next_line) from None
             yield self._block(pending, lines, final=True)
             if lines.unclosed_at_end(source.breaks):
@@ -337,8 +278,10 @@ class _CsvBlocks:
                     f'or write a quote inside a quoted value as two quotes ("")'
                 )
 
-    def _header(self, source: Utf8Source) -> tuple[list[str], str]:
-        head = source.peek_line()
+    def _header(self, source: Utf8Source) -> tuple[list[str], int]:
+        """The header's cells and its line: 1, or 2 below an Excel `sep=` line that agrees with
+        the mapping. Fails on what is no header (see `header.check_header`)."""
+        head = source.peek_lines(HEADER_SEARCH_LINES + 3)
         if not head.strip():
             while not source.exhausted and not head.strip():
                 head = source.read()
@@ -348,14 +291,50 @@ class _CsvBlocks:
                     f"({', '.join(self.contract.required_names)})"
                 )
             head = b""  # blank first line, content later: the header is blank
-        first_line = re.split(r"\r\n|\r|\n", head.decode("utf-8", errors="replace"), maxsplit=1)[0]
-        raw_header = next(csv.reader([first_line], delimiter=self.dialect.delimiter), [""])
-        return raw_header, first_line
+        text = head.decode("utf-8", errors="replace")
+        searched = HEADER_SEARCH_LINES + 2  # a `sep=` line, the header, the lines below
+        first_lines = re.split(_LINE_BREAK, text, maxsplit=searched)[:searched]
+        refuse_markup(self.path, first_lines[0])
+        header_line = 1
+        sep = excel_sep_hint(first_lines[0])
+        if sep is not None:
+            if sep != self.dialect.delimiter:
+                raise ExportFileError(
+                    f"{self.path}: line 1 is Excel's delimiter line `sep={sep}`, but the mapping "
+                    f'says delimiter {self.dialect.delimiter!r}; set `delimiter = "{sep}"` for '
+                    f"{self.contract.kind.value} in the mapping file"
+                )
+            header_line = 2  # Excel's hint agrees with the mapping: read below it
+        cells = [self._cells(line) for line in first_lines]
+        raw_header = cells[header_line - 1] if len(cells) >= header_line else [""]
+        below = list(enumerate(cells[header_line:], start=header_line + 1))
+        check_header(
+            self.path,
+            [h.strip() for h in raw_header],
+            self.contract,
+            self.dialect,
+            first_lines[header_line - 1] if len(first_lines) >= header_line else "",
+            below,
+            header_at=header_line,
+        )
+        return raw_header, header_line
+
+    def _cells(self, line: str) -> list[str]:
+        """One line split as CSV (for the header and the lines searched below it)."""
+        try:
+            return next(csv.reader([line], delimiter=self.dialect.delimiter), [""])
+        except csv.Error:  # e.g. a value above the csv module's field limit: no header there
+            return [line]
 
     def _open(
-        self, source: Utf8Source, raw_header: list[str], lines: _RecordLines
+        self,
+        source: Utf8Source,
+        raw_header: list[str],
+        skip_rows: int,
+        parse_block: int,
+        lines: _RecordLines,
     ) -> pa_csv.CSVStreamingReader:
-        read = pa_csv.ReadOptions(block_size=PARSE_BLOCK_BYTES, use_threads=False)
+        read = pa_csv.ReadOptions(block_size=parse_block, use_threads=False, skip_rows=skip_rows)
         parse = pa_csv.ParseOptions(
             delimiter=self.dialect.delimiter,
             quote_char='"',
@@ -376,7 +355,9 @@ class _CsvBlocks:
                 source, read_options=read, parse_options=parse, convert_options=convert
             )
         except pa.ArrowInvalid as exc:
-            raise self._parse_error(exc, 1) from None
+            if _straddles(exc):  # the first record after the header is already too long
+                raise _RecordTooLong from None
+            raise self._parse_error(exc, lines.next_line) from None
         if reader.schema.names != raw_header or not all(
             t == pa.string() for t in reader.schema.types
         ):
@@ -387,48 +368,39 @@ class _CsvBlocks:
         return reader
 
     def _parse_error(self, exc: pa.ArrowInvalid, line: int) -> ExportFileError:
-        if "straddling" in str(exc):
-            return ExportFileError(
-                f"{self.path}: line {line}: a record runs on for more than "
-                f"{_size(2 * PARSE_BLOCK_BYTES)} without ending; most likely a quoted value "
-                f"opened on this line is never closed; close the quote, or write a quote inside "
-                f'a quoted value as two quotes ("")'
-            )
         return ExportFileError(
             f"{self.path}: cannot be parsed as CSV with delimiter {self.dialect.delimiter!r} "
             f"near line {line} ({exc}); check for an unclosed quote on or before that line"
         )
-
-    def _empty_block(self, malformed: pd.DataFrame) -> TextBlock:
-        columns = {name: TextColumn.constant(0) for name in self.contract.names}
-        return TextBlock(columns, np.zeros(0, dtype=np.int64), malformed)
 
     def _block(
         self, batches: Sequence[pa.RecordBatch], lines: _RecordLines, final: bool = False
     ) -> TextBlock:
         table = pa.Table.from_batches(batches, schema=batches[0].schema) if batches else None
         rows = table.num_rows if table is not None else 0
+        self.rows_out += rows
         spans = np.ones(rows, dtype=np.int64)
         blank: np.ndarray | None = np.ones(rows, dtype=bool) if rows else None
         encoded: dict[int, TextColumn] = {}
         for i in range(self.width if table is not None else 0):
             column = table.column(i)
             if i in self.layout.values():
-                text = encoded[i] = _encode(column)
+                text = encoded[i] = encode_text(column)
                 breaks = _line_breaks(text.values)
                 if breaks is not None:
                     spans += breaks[text.codes]
                 if blank is not None:
-                    blank &= _blank(text.values)[text.codes]
+                    blank &= blank_values(text.values)[text.codes]
             else:
                 breaks = _line_breaks(column)
                 if breaks is not None:
                     spans += breaks
                 if blank is not None:
-                    blank &= _blank(column)
+                    blank &= blank_values(column)
             if blank is not None and not blank.any():
                 blank = None  # no blank row: stop looking
         row_lines, malformed = lines.place(spans, final=final)
+        self._refuse_repeated_header(encoded, row_lines)
         keep = None if blank is None else ~blank
         columns = {}
         for name in self.contract.names:
@@ -438,75 +410,44 @@ class _CsvBlocks:
             else:
                 columns[name] = encoded[position]
             if keep is not None:
-                columns[name] = TextColumn(columns[name].codes[keep], columns[name].values)
+                columns[name] = columns[name].take(keep)
         if keep is not None:
             row_lines = row_lines[keep]
         return TextBlock(columns, row_lines, malformed)
 
-
-def _xlsx_frame(path: ReadableFile, contract: FileContract, dialect: FileDialect) -> pd.DataFrame:
-    with path.open("rb") as stream:  # a workbook is read whole anyway (see _xlsx_blocks)
-        workbook = io.BytesIO(stream.read())
-    try:
-        sheets = pd.read_excel(
-            workbook, sheet_name=None, dtype=str, keep_default_na=False, engine="openpyxl"
-        )
-    except Exception as exc:  # openpyxl raises many kinds; all mean "unreadable"
-        raise ExportFileError(f"{path}: not a readable .xlsx workbook ({exc})") from None
-    if dialect.sheet:
-        if dialect.sheet not in sheets:
-            raise ExportFileError(
-                f"{path}: no sheet named {dialect.sheet!r} (sheets: {list(sheets)}); fix `sheet` "
-                f"for {contract.kind.value} in the mapping file"
-            )
-        return sheets[dialect.sheet]
-    if len(sheets) == 1:
-        return next(iter(sheets.values()))
-    if contract.kind.value in sheets:
-        return sheets[contract.kind.value]
-    raise ExportFileError(
-        f"{path}: the workbook has {len(sheets)} sheets {list(sheets)} and none is named "
-        f'{contract.kind.value!r}; set `sheet = "..."` under [{contract.kind.value}] in the '
-        f"mapping file"
-    )
+    def _refuse_repeated_header(self, encoded: dict[int, TextColumn], lines: np.ndarray) -> None:
+        """A row whose every contract column holds its header text is the header again. Looked
+        up among the distinct values; only a hit in every column costs a pass over the rows."""
+        if not encoded:
+            return
+        rows: np.ndarray | None = None
+        for position, text in encoded.items():
+            found = pc.index(text.values, self.header[position]).as_py()
+            if found < 0:
+                stripped = pc.utf8_trim_whitespace(text.values)
+                found = pc.index(stripped, self.header[position]).as_py()
+            if found < 0:
+                return
+            hit = text.codes == found
+            rows = hit if rows is None else rows & hit
+            if not rows.any():
+                return
+        if rows is not None and rows.any():
+            raise repeated_header_error(self.path, "line", int(lines[np.flatnonzero(rows)[0]]))
 
 
-def _xlsx_blocks(
-    path: ReadableFile, contract: FileContract, dialect: FileDialect
-) -> Iterator[TextBlock]:
-    """A workbook holds at most ~1M rows (Excel's limit), so it is read whole, as one block."""
-    frame = _xlsx_frame(path, contract, dialect)
-    header = [str(c).strip() for c in frame.columns]
-    if frame.empty and not header:
-        raise ExportFileError(f"{path}: the sheet is empty")
-    _check_header(path, header, contract, dialect, "")
-    layout = _layout(path, header, contract, dialect)
-    rows = len(frame)
-    lines = np.arange(2, rows + 2, dtype=np.int64)
-    columns = {}
-    blank = np.ones(rows, dtype=bool)
-    for i in range(len(header)):
-        text = pa.array(frame.iloc[:, i].astype(str).to_numpy(dtype=object), type=pa.string())
-        blank &= _blank(text)
-    for name in contract.names:
-        if name in layout:
-            text = frame.iloc[:, layout[name]].astype(str).to_numpy(dtype=object)
-            columns[name] = _encode(pa.array(text[~blank], type=pa.string()))
-        else:
-            columns[name] = TextColumn.constant(int((~blank).sum()))
-    yield TextBlock(columns, lines[~blank])
+def _straddles(exc: pa.ArrowInvalid) -> bool:
+    return "straddling" in str(exc)
 
 
 def iter_text_blocks(
     path: ReadableFile, contract: FileContract, dialect: FileDialect, block_bytes: int | None = None
 ) -> Iterator[TextBlock]:
     """One file as consecutive TextBlocks of about `block_bytes` of text each. Raises
-    ExportFileError for faults of the whole file (possibly after yielding earlier blocks)."""
-    suffix = _suffix(path)
-    if suffix == ".xlsx":
-        return _xlsx_blocks(path, contract, dialect)
-    if suffix not in (".csv", ".csv.gz"):
-        raise ExportFileError(f"{path}: unsupported file type; use .csv, .csv.gz or .xlsx")
+    ExportFileError for faults of the whole file (possibly after yielding earlier blocks).
+    The file's first bytes, not its name, say whether it is a workbook or (gzipped) text."""
+    if sniff_format(path) is FileFormat.XLSX:
+        return iter([read_sheet(path, contract, dialect)])
     # Blocks are parsed and encoded on a worker thread while the caller checks the one before.
     return read_ahead(iter(_CsvBlocks(path, contract, dialect, block_bytes or BLOCK_BYTES)), 1)
 
@@ -521,8 +462,7 @@ def read_export(path: ReadableFile, contract: FileContract, dialect: FileDialect
     if frames:
         frame = pd.concat(frames, ignore_index=True)
     else:
-        empty = {n: TextColumn.constant(0) for n in contract.names}
-        frame = TextBlock(empty, np.zeros(0, dtype=np.int64)).text_frame()
+        frame = TextBlock.empty(contract).text_frame()
     return ExportText(frame, concat_rejects(malformed))
 
 

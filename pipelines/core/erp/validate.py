@@ -3,7 +3,9 @@
 Works on dictionary-encoded blocks: every check runs once per distinct value of a column (a
 demand file of 10M rows has a few hundred distinct dates and quantities), then one array take
 spreads the verdict over the rows. A row gets one reject entry: its first fault in contract
-column order.
+column order. Numbers are read strictly in the mapping's notation (`notation`); what a number
+column says about that notation over the whole file is judged by `FileValidator`, which refuses
+the file when the column contradicts the mapping. Typed spreadsheet cells are used as they are.
 """
 
 from __future__ import annotations
@@ -13,15 +15,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from stdnum import ean as stdnum_ean
 
 from pipelines.core.erp.contract import Column, ColumnType, FileContract
+from pipelines.core.erp.errors import ExportFileError
 from pipelines.core.erp.mapping import FileDialect
-from pipelines.core.erp.reader import LINE, TextBlock, TextColumn
+from pipelines.core.erp.notation import ColumnNotation, Notation, NumberReading, read_numbers
+from pipelines.core.erp.text_block import LINE, TextBlock, TextColumn
+from pipelines.core.erp.workbook import EXCEL_ERRORS
 from pipelines.core.rejects import concat_rejects, empty_rejects, reject_frame
 
 __all__ = [
     "CheckedBlock",
+    "FileValidator",
     "TypedColumn",
     "UNKNOWN_LOCATION",
     "Validated",
@@ -36,6 +44,8 @@ __all__ = [
 
 FILE = "_file"  # source file column of rows gathered from several files
 UNKNOWN_LOCATION = "unknown location: not in the locations file and no default workspace"
+# Control characters (C0, DEL, C1) have no place in a key: a key holding one is another item.
+_CONTROL = "[\\x00-\\x1f\\x7f-\\x9f]"
 
 
 @dataclass
@@ -82,15 +92,11 @@ class CheckedBlock:
 
 
 def parse_numbers(text: pd.Series, dialect: FileDialect) -> pd.Series:
-    """Text -> float64 (NaN where empty or unparseable), honouring the dialect's separators."""
-    cleaned = (
-        text.str.strip().str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
-    )
-    if dialect.thousands:
-        cleaned = cleaned.str.replace(dialect.thousands, "", regex=False)
-    if dialect.decimal != ".":
-        cleaned = cleaned.str.replace(dialect.decimal, ".", regex=False)
-    return pd.to_numeric(cleaned.where(cleaned != "", None), errors="coerce").astype("float64")
+    """Text -> float64 (NaN where empty or not a number in the dialect's notation, read
+    strictly: see `notation`)."""
+    trimmed = pc.utf8_trim_whitespace(pa.array(text.astype(str).to_numpy(dtype=object)))
+    reading = read_numbers(trimmed, Notation(dialect.decimal, dialect.thousands))
+    return pd.Series(reading.values, index=text.index, dtype="float64")
 
 
 def parse_dates(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
@@ -132,30 +138,63 @@ def _judge_ean(code: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class _Verdict:
-    """A column's distinct texts judged once: the typed column and each text's fault ("")."""
+    """A column's distinct texts judged once: the typed column and each text's fault (""),
+    and for a number column how its texts read in the mapping's notation."""
 
     typed: TypedColumn
     reasons: np.ndarray  # object, one per distinct source text
+    numbers: NumberReading | None = None
+    text_filled: np.ndarray | None = None  # bool: non-empty text values (not typed cells)
 
 
 def _distinct_text(values: TextColumn) -> pd.Series:
     return values.values.to_pandas().astype("str")
 
 
-def _text_codes(cleaned: pd.Series, raw: pd.Series, raw_codes: np.ndarray) -> TypedColumn:
+def _text_codes(cleaned: pd.Series, raw: pd.Series, text: TextColumn) -> TypedColumn:
     """Distinct cleaned values (blank = missing) and each row's code into them."""
     blank = cleaned == ""
-    if not blank.any() and cleaned.equals(raw):  # the usual case: already distinct and clean
-        return TypedColumn(raw_codes, pd.Index(raw, dtype="str"))
+    if not text.typed and not blank.any() and cleaned.equals(raw):  # the usual case
+        return TypedColumn(text.codes, pd.Index(raw, dtype="str"))
+    # Typed cells may repeat a text ("12345" the number and the text): factorize merges them.
     unique_codes, uniques = pd.factorize(cleaned.where(~blank), use_na_sentinel=True)
-    return TypedColumn(unique_codes[raw_codes], pd.Index(uniques, dtype="str"))
+    return TypedColumn(unique_codes[text.codes], pd.Index(uniques, dtype="str"))
 
 
-def _judge(column: Column, text: TextColumn, dialect: FileDialect) -> _Verdict:
+def _bools(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _control_reasons(trimmed: pa.Array, is_key: bool) -> np.ndarray | None:
+    """Per distinct value, why a control character refuses it (NUL in any field, any control
+    character in a key field), or None when no value has one (the usual case)."""
+    has = _bools(pc.match_substring_regex(trimmed, _CONTROL if is_key else "\\x00"))
+    if not has.any():
+        return None
+    reasons = np.full(len(trimmed), "", dtype=object)
+    damaged = "the export is damaged here, or read with the wrong `encoding`"
+    if is_key:
+        damaged += "; as a key it would name another item"
+    for i in np.flatnonzero(has):  # bad distinct values only: a handful
+        text = trimmed[int(i)].as_py()
+        char = "\x00" if "\x00" in text else next(c for c in text if _is_control(c))
+        what = "a NUL byte" if char == "\x00" else f"control character U+{ord(char):04X}"
+        reasons[i] = f"{what} in the value ({text!r}); {damaged}"
+    return reasons
+
+
+def _is_control(char: str) -> bool:
+    return ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F
+
+
+def _judge(column: Column, text: TextColumn, dialect: FileDialect, is_key: bool) -> _Verdict:
     raw = _distinct_text(text)
     stripped = raw.str.strip()
     empty = (stripped == "").to_numpy()
     reasons = np.full(len(raw), "", dtype=object)
+    trimmed = pc.utf8_trim_whitespace(text.values)
+    typed_number = ~np.isnan(text.numbers) if text.numbers is not None else None
+    typed_date = ~np.isnat(text.dates) if text.dates is not None else None
 
     def fault(mask: np.ndarray | pd.Series, reason: str | np.ndarray) -> None:
         mask = np.asarray(mask, dtype=bool) & (reasons == "")
@@ -163,10 +202,29 @@ def _judge(column: Column, text: TextColumn, dialect: FileDialect) -> _Verdict:
 
     if column.required:
         fault(empty, "required value missing")
+    controls = _control_reasons(trimmed, is_key)
+    if controls is not None:
+        fault(controls != "", controls)
+    excel_error = _bools(pc.is_in(trimmed, value_set=pa.array(sorted(EXCEL_ERRORS))))
+    if excel_error.any():
+        fault(
+            excel_error,
+            "an Excel error value: a formula failed where the export was made; correct it in "
+            "the source and export again",
+        )
+    reading = filled = None
     if column.type is ColumnType.TEXT:
-        typed = _text_codes(stripped, raw, text.codes)
+        typed = _text_codes(stripped, raw, text)
     elif column.type is ColumnType.NUMBER:
-        numbers = parse_numbers(raw, dialect).to_numpy()
+        reading = read_numbers(trimmed, Notation(dialect.decimal, dialect.thousands))
+        numbers = reading.values
+        filled = ~empty
+        if typed_number is not None and typed_date is not None:
+            numbers = np.where(typed_number, text.numbers, numbers)
+            reading.drop(typed_number | typed_date)
+            filled = filled & ~typed_number & ~typed_date
+            fault(typed_date, "a date cell, not a number")
+        fault(reading.reasons != "", reading.reasons)
         fault(np.isnan(numbers) & ~empty, "not a number")
         fault(np.isinf(numbers), "not a finite number")
         if not column.allow_negative:
@@ -175,15 +233,114 @@ def _judge(column: Column, text: TextColumn, dialect: FileDialect) -> _Verdict:
     elif column.type is ColumnType.DATE:
         dates = parse_dates(raw, dialect.date_formats).to_numpy()
         wanted = " or ".join(dialect.date_formats)
+        if typed_date is not None and text.dates is not None:
+            dates = np.where(typed_date, text.dates, dates)
+            with_time = typed_date & (text.dates != text.dates.astype("datetime64[D]"))
+            fault(
+                with_time,
+                "a date cell with a time of day; the contract wants a day: export the date only",
+            )
         fault(np.isnat(dates) & ~empty, f"not a date in format {wanted}")
         typed = TypedColumn(text.codes, dates)
     elif column.type is ColumnType.EAN:
         normalised, ean_reasons = normalise_eans(raw)
         fault((ean_reasons != "").to_numpy() & ~empty, ean_reasons.to_numpy(dtype=object))
-        typed = _text_codes(normalised, raw, text.codes)
+        typed = _text_codes(normalised, raw, text)
     else:  # pragma: no cover - the contract has no other types
         raise ValueError(f"unknown column type {column.type}")
-    return _Verdict(typed, reasons)
+    return _Verdict(typed, reasons, reading, filled)
+
+
+class FileValidator:
+    """Validates the blocks of one file in order. Holds what is judged over the whole file: a
+    number column whose values contradict the mapping's notation refuses the file (see
+    `notation`), as soon as that is certain or, for the share rule, at `finish`."""
+
+    def __init__(
+        self,
+        contract: FileContract,
+        dialect: FileDialect,
+        file: str,
+        known_locations: Collection[str] | None = None,
+    ) -> None:
+        self.contract = contract
+        self.dialect = dialect
+        self.file = file
+        self.known_locations = known_locations
+        notation = Notation(dialect.decimal, dialect.thousands)
+        self.notations = {
+            c.name: ColumnNotation(c.name, notation)
+            for c in contract.columns
+            if c.type is ColumnType.NUMBER
+        }
+
+    def check(self, block: TextBlock) -> CheckedBlock:
+        """Type every column of a block and refuse rows that cannot be sent (no duplicate-key
+        check: that needs the whole file, see `drop_duplicate_keys`)."""
+        rows = len(block)
+        bad = np.zeros(rows, dtype=bool)
+        parts = [block.malformed]
+        columns: dict[str, TypedColumn] = {}
+        for column in self.contract.columns:
+            text = block.columns[column.name]
+            verdict = _judge(column, text, self.dialect, column.name in self.contract.key)
+            columns[column.name] = verdict.typed
+            if verdict.numbers is not None and verdict.text_filled is not None:
+                notation = self.notations[column.name]
+                notation.add(
+                    verdict.numbers, text.values, verdict.text_filled, text.codes, block.lines
+                )
+                self._refuse(column.name, notation.contradiction(final=False))
+            faulty = verdict.reasons != ""
+            if not faulty.any():
+                continue
+            refused = faulty[text.codes] & ~bad
+            if refused.any():
+                bad |= refused
+                codes = text.codes[refused]
+                distinct = text.values.to_numpy(zero_copy_only=False)
+                parts.append(
+                    reject_frame(
+                        self.file,
+                        block.lines[refused],
+                        column.name,
+                        distinct[codes],
+                        verdict.reasons[codes],
+                    )
+                )
+        if self.known_locations is not None and "location" in self.contract.names:
+            location = columns["location"]
+            known = pd.Index(location.values).isin(list(self.known_locations))
+            unknown = np.append(~known, False)[location.codes]  # code -1 (missing) -> False
+            refused = unknown & ~bad
+            if refused.any():
+                bad |= refused
+                parts.append(
+                    reject_frame(
+                        self.file,
+                        block.lines[refused],
+                        "location",
+                        block.columns["location"].texts()[refused],
+                        UNKNOWN_LOCATION,
+                    )
+                )
+        return CheckedBlock(block.lines, bad, columns, concat_rejects(parts))
+
+    def finish(self) -> None:
+        """After the file's last block: refuse it when a number column contradicts the
+        mapping's notation over the whole file."""
+        for name, notation in self.notations.items():
+            self._refuse(name, notation.contradiction(final=True))
+
+    def _refuse(self, name: str, why: str | None) -> None:
+        if why is None:
+            return
+        kind = self.contract.kind.value
+        raise ExportFileError(
+            f"{self.file}: column {name!r} is refused as a whole: {why}; set `decimal` and "
+            f"`thousands` for {kind} in the mapping file to the notation the ERP writes, or "
+            f"correct the export"
+        )
 
 
 def check_block(
@@ -193,50 +350,11 @@ def check_block(
     file: str,
     known_locations: Collection[str] | None = None,
 ) -> CheckedBlock:
-    """Type every column of a block and refuse rows that cannot be sent (no duplicate-key
-    check: that needs the whole file, see `drop_duplicate_keys`)."""
-    rows = len(block)
-    bad = np.zeros(rows, dtype=bool)
-    parts = [block.malformed]
-    columns: dict[str, TypedColumn] = {}
-    for column in contract.columns:
-        text = block.columns[column.name]
-        verdict = _judge(column, text, dialect)
-        columns[column.name] = verdict.typed
-        faulty = verdict.reasons != ""
-        if not faulty.any():
-            continue
-        refused = faulty[text.codes] & ~bad
-        if refused.any():
-            bad |= refused
-            codes = text.codes[refused]
-            distinct = text.values.to_numpy(zero_copy_only=False)
-            parts.append(
-                reject_frame(
-                    file,
-                    block.lines[refused],
-                    column.name,
-                    distinct[codes],
-                    verdict.reasons[codes],
-                )
-            )
-    if known_locations is not None and "location" in contract.names:
-        location = columns["location"]
-        known = pd.Index(location.values).isin(list(known_locations))
-        unknown = np.append(~known, False)[location.codes]  # code -1 (missing) -> False
-        refused = unknown & ~bad
-        if refused.any():
-            bad |= refused
-            parts.append(
-                reject_frame(
-                    file,
-                    block.lines[refused],
-                    "location",
-                    block.columns["location"].texts()[refused],
-                    UNKNOWN_LOCATION,
-                )
-            )
-    return CheckedBlock(block.lines, bad, columns, concat_rejects(parts))
+    """One block judged on its own (a whole small file): `FileValidator` for a stream."""
+    validator = FileValidator(contract, dialect, file, known_locations)
+    checked = validator.check(block)
+    validator.finish()
+    return checked
 
 
 def validate_rows(

@@ -6,14 +6,20 @@ replaces the same day and item), so a retried write cannot double anything."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 import orjson
 
-from pipelines.core.http import RetryPolicy, VendorClient, VendorError, VendorTransport
+from pipelines.core.http import (
+    RetryPolicy,
+    UnreadableAnswer,
+    VendorClient,
+    VendorError,
+    VendorTransport,
+)
 from pipelines.core.paqtana.contract import (
     AUTO_CALCULATE_PARAM,
     DEFAULT_BODY_CAP_BYTES,
@@ -35,6 +41,7 @@ DEFAULT_BASE_URL = "https://api.paqtana.com"
 DEFAULT_TIMEOUT = httpx.Timeout(180, connect=5)
 # A vendor message longer than this is cut in errors (an HTML error page is not worth reading).
 MAX_DETAIL_CHARS = 500
+T = TypeVar("T")
 
 
 class PaqtanaAuthError(VendorError):
@@ -99,24 +106,9 @@ class PaqtanaClient(VendorClient):
     def list_workspaces(self) -> list[tuple[str, str]]:
         """(name, code) of every workspace in the org."""
         endpoint = f"{self._org_path}/{WORKSPACES_PATH}"
-        response = self._request(WORKSPACES_METHOD, endpoint)
-        answer: Any = _json_or_none(response)
-        for key in WORKSPACE_CODES_PATH:
-            answer = answer.get(key) if isinstance(answer, dict) else None
-        if not isinstance(answer, list) or not all(
-            isinstance(pair, list | tuple)
-            and len(pair) == 2
-            and all(isinstance(v, str) for v in pair)
-            for pair in answer
-        ):
-            raise VendorError(
-                VENDOR,
-                WORKSPACES_METHOD,
-                endpoint,
-                response.status_code,
-                "answer has no " + ".".join(WORKSPACE_CODES_PATH) + " list of [name, code]",
-            )
-        return [(name, code) for name, code in answer]
+        return self._request(
+            WORKSPACES_METHOD, endpoint, read=_workspace_pairs, safe_to_repeat=True
+        )
 
     def put_master_inventory(self, body: bytes) -> dict[str, Any]:
         """Replace the org's whole master inventory with `body` (from build_master_inventory)."""
@@ -137,21 +129,16 @@ class PaqtanaClient(VendorClient):
                 f"{VENDOR} {method} {endpoint}: body is {len(body):,} bytes, over the "
                 f"{self.max_body_bytes:,}-byte cap; not sent"
             )
-        response = self._request(
+        # Both writes are safe to repeat: the PUT replaces, the POST replaces the same day + item.
+        return self._request(
             method,
             endpoint,
             params=params,
             content=body,
             headers={"Content-Type": "application/json"},
+            read=_write_answer,
+            safe_to_repeat=True,
         )
-        answer = _json_or_none(response)
-        if isinstance(answer, dict):
-            return answer
-        if not response.content:
-            return {}
-        if answer is None:  # a 2xx that is not JSON (a proxy's page): not proof it was applied
-            raise VendorError(VENDOR, method, endpoint, response.status_code, "answer is not JSON")
-        return {"answer": answer}
 
     def _request(
         self,
@@ -161,10 +148,18 @@ class PaqtanaClient(VendorClient):
         params: dict[str, str] | None = None,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
+        read: Callable[[httpx.Response], T],
+        safe_to_repeat: bool,
+    ) -> T:
         try:
             return self.transport.request(
-                method, endpoint, params=params, content=content, headers=headers
+                method,
+                endpoint,
+                params=params,
+                content=content,
+                headers=headers,
+                read=read,
+                safe_to_repeat=safe_to_repeat,
             )
         except VendorError as exc:
             if exc.status in (401, 403):
@@ -174,6 +169,31 @@ class PaqtanaClient(VendorClient):
                 detail += f"; {exc.detail}" if exc.detail else ""
                 raise VendorError(VENDOR, method, endpoint, 413, detail) from None
             raise
+
+
+def _workspace_pairs(response: httpx.Response) -> list[tuple[str, str]]:
+    answer: Any = _json_or_none(response)
+    for key in WORKSPACE_CODES_PATH:
+        answer = answer.get(key) if isinstance(answer, dict) else None
+    if not isinstance(answer, list) or not all(
+        isinstance(pair, list | tuple) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
+        for pair in answer
+    ):
+        raise UnreadableAnswer(
+            "answer has no " + ".".join(WORKSPACE_CODES_PATH) + " list of [name, code]"
+        )
+    return [(name, code) for name, code in answer]
+
+
+def _write_answer(response: httpx.Response) -> dict[str, Any]:
+    """A write's answer: a JSON object, or an empty body. A 2xx that is not JSON (a proxy's page)
+    is no proof the write was applied."""
+    if not response.content:
+        return {}
+    answer = _json_or_none(response)
+    if answer is None:
+        raise UnreadableAnswer("answer is not JSON")
+    return answer if isinstance(answer, dict) else {"answer": answer}
 
 
 def _auth_error(exc: VendorError, org: str) -> PaqtanaAuthError:

@@ -20,7 +20,13 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from pipelines.core.http import RetryPolicy, VendorClient, VendorError, VendorTransport
+from pipelines.core.http import (
+    RetryPolicy,
+    UnreadableAnswer,
+    VendorClient,
+    VendorError,
+    VendorTransport,
+)
 from pipelines.core.http import parse_retry_after as parse_retry_after_header
 from pipelines.core.pixee.payloads import MAX_BATCH, batch_body
 
@@ -378,29 +384,21 @@ class PixeeClient(VendorClient):
         self.stats.waited_s += self.pacer.acquire(bucket_for(method, endpoint))
         self._slot_reserved = True
         try:
-            response = self.transport.request(
+            # Every call is safe to repeat: reads, and writes keyed by EAN (upsert, PUT, PATCH).
+            envelope = self.transport.request(
                 method,
                 endpoint,
                 params=params,
                 content=body,
                 headers={"Content-Type": "application/json"} if body is not None else None,
+                read=_envelope,
+                safe_to_repeat=True,
             )
         finally:
             self._slot_reserved = False
-        envelope = _json_object(response)
-        if envelope is None or "success" not in envelope:
-            raise VendorError(
-                VENDOR,
-                method,
-                endpoint,
-                response.status_code,
-                "answer is not the Pixee envelope {success, data, meta, errors}",
-            )
         if envelope["success"] is not True:
             message = self._redact(_errors_text(envelope) or "no error message")
-            raise VendorError(
-                VENDOR, method, endpoint, response.status_code, f"success false: {message}"
-            )
+            raise VendorError(VENDOR, method, endpoint, 200, f"success false: {message}")
         meta = envelope.get("meta")
         return envelope.get("data"), meta if isinstance(meta, dict) else {}
 
@@ -428,6 +426,13 @@ class PixeeClient(VendorClient):
     def _redact(self, text: str) -> str:
         # Pixee could echo the key in a message; it must not reach a log or the UI.
         return text.replace(self._api_key, "***")
+
+
+def _envelope(response: httpx.Response) -> dict[str, Any]:
+    envelope = _json_object(response)
+    if envelope is None or "success" not in envelope:
+        raise UnreadableAnswer("answer is not the Pixee envelope {success, data, meta, errors}")
+    return envelope
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

@@ -29,11 +29,18 @@ class SyncedProducts:
             return {r.ean: r.content_hash for r in rows}
 
     def mark(self, accepted: dict[str, str], run_id: str) -> None:
-        """Record products Pixee accepted; called after every batch so a crash loses none."""
-        now = dt.datetime.now(dt.UTC)
-        rows = [
-            {"ean": ean, "content_hash": h, "synced_at": now, "run_id": run_id}
-            for ean, h in accepted.items()
-        ]
+        """Record products Pixee accepted, in a transaction of its own."""
         with self.engine.begin() as conn:
-            upsert(conn, synced_products, rows, ["ean"])
+            mark_synced(conn, accepted, run_id)
+
+
+def mark_synced(conn: sa.Connection, accepted: dict[str, str], run_id: str) -> None:
+    """Record products Pixee accepted (ean -> content hash of the body it took), inside the
+    caller's transaction: the engine writes it with the batch's acceptance, so a crash loses
+    neither."""
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        {"ean": ean, "content_hash": h, "synced_at": now, "run_id": run_id}
+        for ean, h in accepted.items()
+    ]
+    upsert(conn, synced_products, rows, ["ean"])

@@ -27,6 +27,7 @@ import orjson
 from pipelines.core.http import (
     RequestRecord,
     RetryPolicy,
+    UnreadableAnswer,
     VendorClient,
     VendorError,
     VendorTransport,
@@ -228,6 +229,19 @@ class CatalogRead:
     read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+def _list_page(response: httpx.Response) -> ListPage:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise UnreadableAnswer("answer is not JSON") from None
+    page = parse_list_page(body)
+    if page is None:
+        raise UnreadableAnswer(
+            "answer is neither {data: [objects], total, limit, offset} nor a list of objects"
+        )
+    return page
+
+
 class PxmClient(VendorClient):
     """Paged reads of PXM's catalog. Use as a context manager, or call `close()`."""
 
@@ -347,7 +361,9 @@ class PxmClient(VendorClient):
 
     def _get_page(self, endpoint: str, params: dict[str, str]) -> ListPage:
         try:
-            response = self.transport.request("GET", endpoint, params=params)
+            return self.transport.request(
+                "GET", endpoint, params=params, read=_list_page, safe_to_repeat=True
+            )
         except PxmAuthError:
             raise
         except VendorError as exc:
@@ -363,20 +379,6 @@ class PxmClient(VendorClient):
                     + (f" ({exc.detail})" if exc.detail else ""),
                 ) from None
             raise
-        try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise VendorError(VENDOR, "GET", endpoint, 200, "answer is not JSON") from None
-        page = parse_list_page(body)
-        if page is None:
-            raise VendorError(
-                VENDOR,
-                "GET",
-                endpoint,
-                response.status_code,
-                "answer is neither {data: [objects], total, limit, offset} nor a list of objects",
-            )
-        return page
 
     def _detail(self, response: httpx.Response) -> str | None:
         detail = error_detail(response)

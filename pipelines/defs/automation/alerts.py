@@ -19,7 +19,7 @@ from pipelines.core.alerts import (
     post_alert,
     run_url,
 )
-from pipelines.defs.automation import settings
+from pipelines.defs import settings
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"

@@ -1,79 +1,70 @@
-"""The cadence guard as a Dagster resource: the ledger lives in the instance's own database."""
+"""The run's say in the cadence rules: `force` (with a reason, for the endpoints it names) and
+`older_snapshot` (send an older snapshot over a newer one on purpose). The rules themselves are
+the ledger's (`pipelines/core/cadence/ledger.py`); the ledger lives in the state database."""
 
-import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from __future__ import annotations
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, model_validator
 
-from pipelines.core.cadence.ledger import (
-    CadenceLedger,
-    Decision,
-    Operation,
-    Outcome,
-    SyncKind,
-    SyncRequest,
-)
-from pipelines.core.http import CallStats
-from pipelines.core.state_db import make_engine
-from pipelines.defs import settings
-from pipelines.defs.partitions import partition_days, range_label
-
-TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-
-
-def state_db_url(instance: dg.DagsterInstance) -> str:
-    """Our state goes where the instance keeps its own: its PostgreSQL database, or a SQLite
-    file in its storage folder. A file next to the code would break with remote run workers."""
-    storage = instance.run_storage
-    postgres_url = getattr(storage, "postgres_url", None)
-    if postgres_url:
-        return postgres_url
-    folder = Path(instance.storage_directory())
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'erp_sync_state.db'}"
+from pipelines.core.cadence.endpoints import Endpoint
+from pipelines.core.cadence.ledger import SyncKind, SyncRequest
+from pipelines.core.sync.engine import WaitPolicy
+from pipelines.defs.partitions import is_demand_backfill, partition_days, range_label
 
 
 class CadenceGuardResource(dg.ConfigurableResource):
-    """Asks the ledger before any vendor call. `force` + `reason` (run config) override the
-    daily limits for one run, and the override is recorded."""
+    force: bool = Field(
+        default=False,
+        description="Send past the daily budget (and past 'identical payload') for one run. "
+        "Needs `reason`. Never sends an older snapshot over a newer one.",
+    )
+    reason: str = Field(default="", description="Why: recorded in the ledger with the send.")
+    endpoints: list[str] = Field(
+        default_factory=list,
+        description="What `force` or `older_snapshot` applies to (e.g. paqtana_master_inventory, "
+        "pixee_products_batch); empty: every endpoint but the PXM read, which must be named.",
+    )
+    older_snapshot: bool = Field(
+        default=False,
+        description="Send this run's snapshot even though the vendor holds a newer one "
+        "(inventory, catalog). Needs `reason` and names the endpoints in `endpoints`.",
+    )
+    max_wait_seconds: float = Field(
+        default=90.0,
+        description="How long a send waits for another live attempt on its endpoint to end.",
+    )
 
-    timezone: str = settings.TIMEZONE
-    database_url: str = ""  # empty: the Dagster instance's own database
-    lease_minutes: float = 15.0
-    force: bool = False
-    reason: str = ""
+    @model_validator(mode="after")
+    def _reasons_and_names(self) -> CadenceGuardResource:
+        """Checked when the run is launched, before any step runs or any request goes out."""
+        if (self.force or self.older_snapshot) and not self.reason.strip():
+            what = "force: true" if self.force else "older_snapshot: true"
+            raise ValueError(
+                f"{what} needs a reason (resources.cadence.config.reason), so the ledger says "
+                "why the vendor's limit was overridden"
+            )
+        if self.older_snapshot and not self.endpoints:
+            raise ValueError("older_snapshot: true must name its endpoints in `endpoints`")
+        for name in self.endpoints:
+            Endpoint.from_config_name(name)
+        return self
 
-    _ledger: CadenceLedger | None = PrivateAttr(default=None)
-    _instance: dg.DagsterInstance | None = PrivateAttr(default=None)
+    def applies_to(self, endpoint: Endpoint) -> bool:
+        named = {Endpoint.from_config_name(n) for n in self.endpoints}
+        if named:
+            return endpoint in named
+        return not endpoint.forced_only_by_name
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._instance = context.instance
-        url = self.database_url or state_db_url(context.instance)
-        self._ledger = CadenceLedger(
-            make_engine(url),
-            timezone=self.timezone,
-            lease=dt.timedelta(minutes=self.lease_minutes),
-            run_is_alive=self._run_is_alive,
-        )
+    def forces(self, endpoint: Endpoint) -> bool:
+        """This run re-sends `endpoint` past the budget and what the vendor already holds."""
+        return self.force and self.applies_to(endpoint)
 
-    def _run_is_alive(self, run_id: str) -> bool:
-        run = self._instance.get_run_by_id(run_id) if self._instance else None
-        return run is None or run.status not in TERMINAL  # unknown run: trust the lease
-
-    @property
-    def ledger(self) -> CadenceLedger:
-        assert self._ledger is not None, "the resource was not set up"
-        return self._ledger
-
-    def kind(self, context: dg.AssetExecutionContext, backfill_allowed: bool) -> SyncKind:
-        if self.force:
+    def kind(self, context: dg.AssetExecutionContext, endpoint: Endpoint) -> SyncKind:
+        if self.forces(endpoint):
             return SyncKind.FORCED
         tags = context.run.tags
-        first, last = partition_days(context)
-        if backfill_allowed and (first != last or "dagster/backfill" in tags):
+        if endpoint is Endpoint.PAQTANA_HISTORICAL_DEMAND and is_demand_backfill(context):
             return SyncKind.BACKFILL
         if "dagster/schedule_name" in tags:
             return SyncKind.SCHEDULED
@@ -81,62 +72,30 @@ class CadenceGuardResource(dg.ConfigurableResource):
             return SyncKind.SENSOR
         return SyncKind.MANUAL
 
-    def _request(
+    def request(
         self,
         context: dg.AssetExecutionContext,
-        endpoint: str,
-        operation: Operation,
-        payload_hash: str | None,
-        backfill_allowed: bool,
-        snapshot: bool = False,
+        endpoint: Endpoint,
+        *,
+        payload_hash: str | None = None,
+        data_as_of=None,  # noqa: ANN001 - dt.date | None
     ) -> SyncRequest:
         first, last = partition_days(context)
+        kind = self.kind(context, endpoint)
+        older = self.older_snapshot and endpoint.snapshot and self.applies_to(endpoint)
         return SyncRequest(
-            endpoint=endpoint,
-            operation=operation,
+            endpoint=endpoint.value,
+            operation=endpoint.operation,
             business_day=last,
             range_label=range_label(first, last),
-            kind=self.kind(context, backfill_allowed),
+            kind=kind,
             run_id=context.run.run_id,
             payload_hash=payload_hash,
-            force_reason=self.reason if self.force else None,
-            snapshot=snapshot,
+            force_reason=self.reason if kind is SyncKind.FORCED else None,
+            snapshot=endpoint.snapshot,
+            data_as_of=data_as_of,
+            older_snapshot_reason=self.reason if older else None,
         )
 
-    def record_noop(
-        self, context: dg.AssetExecutionContext, endpoint: str, operation: Operation, reason: str
-    ) -> str:
-        self.ledger.record_noop(self._request(context, endpoint, operation, None, False), reason)
-        context.log.info(f"cadence {endpoint}: nothing sent: {reason}")
-        return f"nothing sent: {reason}"
-
-    def claim(
-        self,
-        context: dg.AssetExecutionContext,
-        endpoint: str,
-        operation: Operation,
-        payload_hash: str | None = None,
-        backfill_allowed: bool = False,
-        snapshot: bool = False,
-    ) -> Decision:
-        decision = self.ledger.claim(
-            self._request(context, endpoint, operation, payload_hash, backfill_allowed, snapshot)
-        )
-        context.log.info(f"cadence {endpoint}: {decision.label}")
-        return decision
-
-    def finish(self, decision: Decision, outcome: Outcome, requests: int | None = None) -> None:
-        if decision.sync_id is not None:
-            self.ledger.finish(decision.sync_id, outcome, requests)
-
-    @contextmanager
-    def attempt(self, decision: Decision, stats: CallStats) -> Iterator[None]:
-        """Around the calls of an allowed attempt: the ledger records it FAILED if the block
-        raises (the day is not spent) and SUCCEEDED otherwise, with the requests it made."""
-        before = len(stats.requests)
-        try:
-            yield
-        except BaseException:
-            self.finish(decision, Outcome.FAILED, len(stats.requests) - before)
-            raise
-        self.finish(decision, Outcome.SUCCEEDED, len(stats.requests) - before)
+    def wait_policy(self) -> WaitPolicy:
+        return WaitPolicy(max_wait_s=self.max_wait_seconds)

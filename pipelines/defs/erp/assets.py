@@ -9,9 +9,9 @@ import pandas as pd
 
 from pipelines.core.erp.contract import FileKind
 from pipelines.core.erp.extract import ExtractResult, extract_demand, extract_snapshot
-from pipelines.defs import settings
 from pipelines.defs.erp.resources import ErpExportsResource
-from pipelines.defs.partitions import business_days, partition_days, range_label
+from pipelines.defs.partitions import daily_asset, demand_window, partition_days, range_label
+from pipelines.defs.staging import StagingResource
 
 USABLE_CHECK = "usable"
 
@@ -41,25 +41,33 @@ def _preview(frame: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
 def _materialize(
     context: dg.AssetExecutionContext,
     erp: ErpExportsResource,
+    staging: StagingResource,
     result: ExtractResult,
     label: str,
     clean_rows: int,
+    *,
+    empty_ok: bool = False,
+    extra: dict | None = None,
 ) -> dg.MaterializeResult:
+    """`empty_ok`: no clean row is a valid answer (a zero-sales day of demand), not a fault."""
     asset = context.asset_key.to_user_string()
-    rejects_path = erp.staging().write_rejects(asset, label, result.rejects)
-    share = result.reject_share
+    rejects_path = staging.store().write_rejects(asset, label, result.rejects)
+    share, limit = result.reject_share, erp.reject_share_limit
     if result.rows_rejected:
         context.log.warning(
             f"{result.rows_rejected} of {result.rows_read} rows refused; see {rejects_path}"
         )
-    usable = clean_rows > 0 and share <= erp.max_reject_share
-    reason = (
-        "no clean rows"
-        if clean_rows == 0
-        else f"{share:.1%} of rows refused, above the {erp.max_reject_share:.1%} limit"
-        if share > erp.max_reject_share
-        else "ok"
-    )
+    if clean_rows == 0 and not empty_ok:
+        reason = "no clean rows: nothing to send"
+    elif share > limit:
+        reason = (
+            f"{result.rows_rejected} of {result.rows_read} rows refused ({share:.4%}), above "
+            f"MAX_REJECT_SHARE={limit:g}; see {rejects_path}"
+        )
+    else:
+        reason = "ok"
+    if reason != "ok":
+        context.log.error(f"blocking check {asset}/{USABLE_CHECK} failed: {reason}")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": clean_rows,
@@ -67,6 +75,7 @@ def _materialize(
             "rows_rejected": result.rows_rejected,
             "reject_share": share,
             "rows_superseded": result.rows_superseded,
+            **(extra or {}),
             "rejects_file": dg.MetadataValue.path(str(rejects_path)),
             "files": dg.MetadataValue.json(result.files),
             "preview": _preview(result.clean),
@@ -75,9 +84,17 @@ def _materialize(
         check_results=[
             dg.AssetCheckResult(
                 check_name=USABLE_CHECK,
-                passed=usable,
+                passed=reason == "ok",
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"reason": reason, "clean_rows": clean_rows, "reject_share": share},
+                description=reason,
+                metadata={
+                    "reason": reason,
+                    "clean_rows": clean_rows,
+                    "rows_rejected": result.rows_rejected,
+                    "rows_read": result.rows_read,
+                    "reject_share": share,
+                    "max_reject_share": limit,
+                },
             )
         ],
     )
@@ -88,22 +105,21 @@ def _snapshot_asset(kind: FileKind, description: str) -> dg.AssetsDefinition:
 
     @dg.asset(
         name=name,
-        group_name="erp",
-        kinds={"csv", "pandas"},
-        owners=settings.OWNERS,
-        partitions_def=business_days,
+        **daily_asset("erp", kinds={"csv", "pandas"}),
         description=description,
         check_specs=[_usable_check(name)],
     )
     def _extract(
-        context: dg.AssetExecutionContext, erp: ErpExportsResource
+        context: dg.AssetExecutionContext, erp: ErpExportsResource, staging: StagingResource
     ) -> dg.MaterializeResult:
         first, last = partition_days(context)
         known = erp.locations().known_locations() if kind is FileKind.ITEMS else None
         with erp.export_store() as exports:
             result = extract_snapshot(exports, last, kind, erp.mapping(), known)
-        erp.staging().write_day(name, last, result.clean)
-        return _materialize(context, erp, result, range_label(first, last), len(result.clean))
+        staging.store().write_day(name, last, result.clean)
+        return _materialize(
+            context, erp, staging, result, range_label(first, last), len(result.clean)
+        )
 
     return _extract
 
@@ -122,20 +138,33 @@ erp_products = _snapshot_asset(
 
 
 @dg.asset(
-    group_name="erp",
-    kinds={"csv", "pandas"},
-    owners=settings.OWNERS,
-    partitions_def=business_days,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **daily_asset("erp", kinds={"csv", "pandas"}),
     check_specs=[_usable_check("erp_demand")],
     description="Daily demand totals per day + location + code from `history/` and every "
     "complete drop (a daily drop beats history, a newer drop an older one; order lines are "
-    "summed). Backfillable over ranges in one run.",
+    "summed), for the DEMAND_CATCHUP_DAYS ending at the run's day (a backfill: its range). "
+    "A header-only demand file is a valid zero-sales day.",
 )
-def erp_demand(context: dg.AssetExecutionContext, erp: ErpExportsResource) -> dg.MaterializeResult:
-    first, last = partition_days(context)
+def erp_demand(
+    context: dg.AssetExecutionContext, erp: ErpExportsResource, staging: StagingResource
+) -> dg.MaterializeResult:
+    first, last = demand_window(context)
     locations = erp.locations()
     with erp.export_store() as exports:
         result = extract_demand(exports, first, last, erp.mapping(), locations.known_locations())
-    erp.staging().write_days("erp_demand", first, last, result.clean)
-    return _materialize(context, erp, result, range_label(first, last), len(result.clean))
+    staging.store().write_days("erp_demand", first, last, result.clean)
+    outside = {
+        "window": range_label(first, last),
+        "rows_outside_window": result.rows_outside_range,
+        "history_rows_outside_window": result.history_rows_outside_range,
+    }
+    return _materialize(
+        context,
+        erp,
+        staging,
+        result,
+        range_label(*partition_days(context)),
+        len(result.clean),
+        empty_ok=True,
+        extra=outside,
+    )

@@ -23,8 +23,8 @@ from pipelines.core.pixee.corrections import (
     write_results,
 )
 from pipelines.defs import settings
-from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.pixee.resources import PixeeResource
+from pipelines.defs.staging import StagingResource
 from pipelines.defs.sync_mode import SyncModeResource
 
 VENDOR = "pixee"
@@ -58,11 +58,6 @@ def corrections_path(config: PixeeCorrectionsConfig) -> Path:
     return path if path.is_absolute() else settings.PROJECT_ROOT / path
 
 
-def results_path(erp: ErpExportsResource, run_id: str) -> Path:
-    """Next to the rejects: `<data_dir>/corrections/<run_id>.csv`."""
-    return Path(erp.data_dir) / "corrections" / f"{run_id}.csv"
-
-
 def _failures_table(results: list[Result]) -> dg.MetadataValue:
     failed = [r for r in results if not r.ok]
     rows = ["| ean | status | message |", "|---|---|---|"]
@@ -86,7 +81,7 @@ def send_pixee_corrections(
     context: dg.OpExecutionContext,
     config: PixeeCorrectionsConfig,
     pixee: PixeeResource,
-    erp: ErpExportsResource,
+    staging: StagingResource,
     sync_mode: SyncModeResource,
 ):  # noqa: ANN201 - a generator of Output
     source = corrections_path(config)
@@ -117,7 +112,7 @@ def send_pixee_corrections(
         except CorrectionsStopped as exc:
             results, stopped = exc.results, exc.reason
         requests_sent = len(client.stats.requests)
-    path = write_results(results_path(erp, run_id), results)
+    path = write_results(staging.corrections_path(run_id), results)
     counts = summary(results)
     failed = sum(1 for r in results if not r.ok)
     metadata = {

@@ -77,7 +77,7 @@ def _reject_share_check(asset: dg.AssetKey) -> dg.AssetChecksDefinition:
     ) -> dg.AssetCheckResult:
         checked = materialization_to_check(context.instance, asset, context.run.run_id)
         return reject_share_result(
-            asset, checked, erp.max_reject_share, refused="rows_rejected", total="rows_in"
+            asset, checked, erp.reject_share_limit, refused="rows_rejected", total="rows_in"
         )
 
     return _check

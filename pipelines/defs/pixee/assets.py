@@ -1,59 +1,54 @@
 """Pixee: the catalog payload (ERP products enriched from the PXM cache), the sync that sends only
 what changed in batches of 500, and the daily delta read with its reconciliation check."""
 
-import hashlib
-from pathlib import Path
-
 import dagster as dg
-import pandas as pd
 
-from pipelines.core.atomic_file import atomic_path
 from pipelines.core.cadence.endpoints import PIXEE_DELTA_READ, PIXEE_PRODUCTS_BATCH
-from pipelines.core.cadence.ledger import Operation
-from pipelines.core.http import RETRYABLE_STATUSES, VendorError
 from pipelines.core.outbox import pixee_responder
-from pipelines.core.pixee.changes import BatchOutcome, apply_batch_result, plan_upserts
-from pipelines.core.pixee.client import READ_SCOPE, WRITE_SCOPE
+from pipelines.core.pixee.catalog_cache import (
+    DeltaCursorWriter,
+    DeltaReadSender,
+    delta_read_plan,
+    delta_since,
+    read_cache,
+)
+from pipelines.core.pixee.changes import plan_upserts
 from pipelines.core.pixee.payloads import SENT_COLUMNS, build_products
 from pipelines.core.pixee.reconcile import reconcile
+from pipelines.core.pixee.sync import BatchSender, SyncedProductsWriter, batches_plan
 from pipelines.core.pixee.synced_state import SyncedProducts
 from pipelines.core.pxm.cache import CatalogCacheMissingError, read_catalog_cache
 from pipelines.core.pxm.enrichment import enrich_products
-from pipelines.core.state_db import get_cursor, set_cursor
-from pipelines.defs import load_metadata, settings
+from pipelines.core.rejects import item_rejects, vendor_refusal
+from pipelines.defs import sync_load
 from pipelines.defs.cadence.resources import CadenceGuardResource
-from pipelines.defs.erp.resources import ErpExportsResource
-from pipelines.defs.partitions import business_days, partition_days
+from pipelines.defs.partitions import daily_asset, partition_days
 from pipelines.defs.pixee.resources import PixeeResource
-from pipelines.defs.pxm.assets import pxm_cache_path
 from pipelines.defs.pxm.resources import PxmResource
+from pipelines.defs.staging import StagingResource
+from pipelines.defs.state_db import StateDatabaseResource
 from pipelines.defs.sync_mode import SyncModeResource
 
 VENDOR = "pixee"
-DELTA_CURSOR = "pixee products delta since"
-DELTA_EPOCH = "1970-01-01T00:00:00Z"
 RECONCILIATION_CHECK = "reconciliation"
-# Error statuses of a batch request that say nothing about its products.
-NOT_REFUSALS = RETRYABLE_STATUSES | {401, 403}
+BATCH_ENDPOINT = "pixee POST /products/batch"
 
 
 @dg.asset(
-    group_name="pixee",
-    kinds={"pixee", "pandas"},
-    owners=settings.OWNERS,
-    partitions_def=business_days,
+    **daily_asset("pixee", kinds={"pixee", "pandas"}),
     deps=["erp_products", "pxm_catalog_cache"],
     description="The products to send to Pixee for a business day: the ERP products export, with "
     "fields the ERP left empty filled from the PXM cache (the ERP wins where both have a value).",
 )
 def pixee_products_payload(
-    context: dg.AssetExecutionContext, erp: ErpExportsResource, pxm: PxmResource
+    context: dg.AssetExecutionContext, staging: StagingResource, pxm: PxmResource
 ) -> dg.MaterializeResult:
     _first, day = partition_days(context)
-    products = erp.staging().read_day("erp_products", day)
+    store = staging.store()
+    products = store.read_day("erp_products", day)
     meta: dict = {"rows_in": len(products)}
     try:
-        cache = read_catalog_cache(pxm_cache_path(erp))
+        cache = read_catalog_cache(staging.pxm_cache_path())
     except CatalogCacheMissingError:
         meta["enrichment"] = "none: no PXM cache yet"
     else:
@@ -65,15 +60,12 @@ def pixee_products_payload(
             "pxm_matched_products": enriched.matched,
             "fields_filled_from_pxm": dg.MetadataValue.json(enriched.filled),
         }
-    erp.staging().write_day("pixee_products_payload", day, products)
+    store.write_day("pixee_products_payload", day, products)
     return dg.MaterializeResult(metadata=meta | {"dagster/row_count": len(products)})
 
 
 @dg.asset(
-    group_name="pixee",
-    kinds={"pixee"},
-    owners=settings.OWNERS,
-    partitions_def=business_days,
+    **daily_asset("pixee", kinds={"pixee"}),
     pool="pixee",
     deps=["pixee_products_payload"],
     description="Upserts new or changed products into Pixee with `POST /ext/products/batch` "
@@ -83,107 +75,67 @@ def pixee_products_payload(
 )
 def pixee_products_sync(
     context: dg.AssetExecutionContext,
-    erp: ErpExportsResource,
+    staging: StagingResource,
     pixee: PixeeResource,
     cadence: CadenceGuardResource,
+    state_db: StateDatabaseResource,
     sync_mode: SyncModeResource,
 ) -> dg.MaterializeResult:
     _first, day = partition_days(context)
-    frame = erp.staging().read_day("pixee_products_payload", day)
-    products = build_products(frame)
-    synced = SyncedProducts(cadence.ledger.engine)
-    plan = plan_upserts(
-        products, {} if sync_mode.dry_run else synced.hashes(), full_resync=pixee.full_resync
-    )
-    meta: dict = {
+    store = staging.store()
+    products = build_products(store.read_day("pixee_products_payload", day))
+    synced = SyncedProducts(state_db.engine)
+    plan = plan_upserts(products, synced.hashes(), full_resync=pixee.resend_everything)
+    run_id = context.run.run_id
+    with pixee.client(sync_mode.transport(run_id, VENDOR, pixee_responder)) as client:
+        result = sync_load.send(
+            context,
+            PIXEE_PRODUCTS_BATCH,
+            batches_plan(plan),
+            BatchSender(client),
+            cadence=cadence,
+            state_db=state_db,
+            sync_mode=sync_mode,
+            state=SyncedProductsWriter(run_id),
+            data_as_of=day,
+        )
+    failures = result.refused
+    asset = context.asset_key.to_user_string()
+    path = store.rejects_path(asset, day.isoformat())
+    if result.sent or not path.exists():  # a skipped re-run keeps the last send's rejects
+        refusals = ((ean, vendor_refusal("Pixee", why)) for ean, why in failures.items())
+        path = store.write_rejects(
+            asset, day.isoformat(), item_rejects(BATCH_ENDPOINT, "ean", refusals)
+        )
+    accepted = sum(len(a.value) for a in result.answers)
+    meta = sync_load.headline(
+        result,
+        sent=accepted,
+        refused=0,
+        failed=len(failures),
+        requests_to=sync_load.destination(sync_mode, pixee.url, run_id, VENDOR),
+    ) | {
         "products_considered": len(products),
         "new": plan.new,
         "changed": plan.changed,
         "unchanged": plan.unchanged,
         "resent_by_full_resync": plan.resent,
         "to_send": len(plan.to_send),
-        "mode": sync_mode.mode,
+        "created": result.counts.get("created", 0),
+        "updated": result.counts.get("updated", 0),
+        "batches": result.units,
+        "rejects_file": dg.MetadataValue.path(str(path)),
+        **sync_load.send_figures(result),
+        **sync_load.traffic(client.stats),
     }
-    failures: dict[str, str] = {}
-    decision, note = None, None
-    with pixee.client(sync_mode.transport(context.run.run_id, VENDOR, pixee_responder)) as client:
-        if sync_mode.dry_run:
-            for batch in plan.batches():
-                client.batch_upsert(batch)
-            note = "dry-run: written to the outbox, ledger and synced state untouched"
-            meta["outbox"] = dg.MetadataValue.path(
-                str(sync_mode.outbox_folder(context.run.run_id, VENDOR))
-            )
-        elif not plan.to_send:
-            note = cadence.record_noop(
-                context,
-                PIXEE_PRODUCTS_BATCH,
-                Operation.WRITE,
-                "no new or changed product since the last accepted sync",
-            )
-        else:
-            plan_hash = hashlib.sha256("".join(sorted(plan.hashes.values())).encode()).hexdigest()
-            decision = cadence.claim(
-                context, PIXEE_PRODUCTS_BATCH, Operation.WRITE, payload_hash=plan_hash
-            )
-            if decision.allowed:
-                failures, counts = _send_batches(context, client, cadence, decision, plan, synced)
-                meta |= counts
-        meta |= load_metadata.traffic(client.stats)
-    asset, staging = context.asset_key.to_user_string(), erp.staging()
-    path = staging.rejects_path(asset, day.isoformat())
-    if decision is None or decision.allowed or not path.exists():  # a skipped re-run keeps them
-        rejects = load_metadata.vendor_rejects(failures, "ean", "pixee POST /products/batch")
-        path = staging.write_rejects(asset, day.isoformat(), rejects)
-    meta |= {"failed": len(failures), "rejects_file": dg.MetadataValue.path(str(path))}
     if failures:
-        meta["failures"] = load_metadata.failures_table(failures)
+        meta["failures"] = sync_load.failures_table(failures, "ean")
         context.log.warning(f"Pixee refused {len(failures)} product(s); see {path}")
-    meta |= load_metadata.cadence(decision, note)
     return dg.MaterializeResult(metadata=meta)
 
 
-def _send_batches(context, client, cadence, decision, plan, synced):  # noqa: ANN001, ANN202
-    """Send every batch, marking accepted products synced after each one, so a crash or a
-    failed request loses nothing and the re-run sends only what Pixee has not accepted."""
-    failures: dict[str, str] = {}
-    created = updated = 0
-    batches = plan.batches()
-    with cadence.attempt(decision, client.stats):
-        client.require_scopes(WRITE_SCOPE)  # before any write, naming the missing scope
-        for index, batch in enumerate(batches):
-            try:
-                outcome = apply_batch_result(batch, client.batch_upsert(batch))
-            except VendorError as exc:
-                # Only a plain 4xx is about these products; anything else (no answer, 5xx, a 429
-                # even past its wait, 401/403, a 2xx we cannot read) fails the run honestly.
-                if exc.status is None or not 400 <= exc.status < 500 or exc.status in NOT_REFUSALS:
-                    raise
-                outcome = BatchOutcome.request_failed(batch, str(exc))
-            synced.mark(outcome.accepted, context.run.run_id)
-            failures |= outcome.failed
-            created, updated = created + outcome.created, updated + outcome.updated
-            cadence.ledger.record_chunk(
-                decision.sync_id,
-                index,
-                hashlib.sha256(str(sorted(outcome.accepted)).encode()).hexdigest(),
-            )
-            context.log.info(
-                f"Pixee batch {index + 1}/{len(batches)}: {len(outcome.accepted)} "
-                f"accepted, {len(outcome.failed)} refused"
-            )
-    return failures, {"created": created, "updated": updated, "batches": len(batches)}
-
-
-def pixee_cache_path(erp: ErpExportsResource) -> Path:
-    return Path(erp.data_dir) / "pixee" / "catalog.parquet"
-
-
 @dg.asset(
-    group_name="pixee",
-    kinds={"pixee", "parquet"},
-    owners=settings.OWNERS,
-    partitions_def=business_days,
+    **daily_asset("pixee", kinds={"pixee", "parquet"}),
     pool="pixee",
     deps=["pixee_products_sync"],
     check_specs=[
@@ -200,40 +152,51 @@ def pixee_cache_path(erp: ErpExportsResource) -> Path:
 )
 def pixee_catalog_cache(
     context: dg.AssetExecutionContext,
-    erp: ErpExportsResource,
+    staging: StagingResource,
     pixee: PixeeResource,
     cadence: CadenceGuardResource,
+    state_db: StateDatabaseResource,
     sync_mode: SyncModeResource,
 ) -> dg.MaterializeResult:
     _first, day = partition_days(context)
-    path = pixee_cache_path(erp)
-    meta: dict = {"cache_file": dg.MetadataValue.path(str(path))}
-    if sync_mode.dry_run:
-        meta["cadence"] = "skipped: dry-run makes no reads"
-    else:
-        decision = cadence.claim(context, PIXEE_DELTA_READ, Operation.READ)
-        meta |= load_metadata.cadence(decision)
-        if decision.allowed:
-            engine = cadence.ledger.engine
-            since = get_cursor(engine, DELTA_CURSOR) or DELTA_EPOCH
-            with pixee.client() as client, cadence.attempt(decision, client.stats):
-                client.require_scopes(READ_SCOPE)
-                read = client.delta(since)
-                _merge_into_cache(path, read.products)
-                set_cursor(engine, DELTA_CURSOR, read.cursor)
-                meta |= {
-                    "since": since,
-                    "cursor": read.cursor,
-                    "pages": read.pages,
-                    "products_read": len(read.products),
-                    "complete": read.complete,
-                    **load_metadata.traffic(client.stats),
-                }
-    cache = pd.read_parquet(path) if path.exists() else pd.DataFrame({"ean": []})
-    erp_products = erp.staging().read_day("pixee_products_payload", day)
+    path = staging.pixee_cache_path()
+    run_id = context.run.run_id
+    since = delta_since(state_db.engine)
+    with pixee.client(sync_mode.transport(run_id, VENDOR, pixee_responder)) as client:
+        result = sync_load.send(
+            context,
+            PIXEE_DELTA_READ,
+            delta_read_plan(),
+            # a dry-run's canned read merges nothing into the real cache
+            DeltaReadSender(
+                client, since, sync_mode.outbox_folder(run_id, VENDOR) / "catalog.parquet"
+            )
+            if sync_mode.dry_run
+            else DeltaReadSender(client, since, path),
+            cadence=cadence,
+            state_db=state_db,
+            sync_mode=sync_mode,
+            state=DeltaCursorWriter(),
+        )
+    meta: dict = {
+        "cadence": result.cadence,
+        "requests_to": sync_load.destination(sync_mode, pixee.url, run_id, VENDOR),
+        "cache_file": dg.MetadataValue.path(str(path)),
+    }
+    if result.answers:
+        read = result.answers[0].value
+        meta |= {
+            "since": since,
+            "cursor": read.cursor,
+            "pages": read.pages,
+            "products_read": len(read.products),
+            "complete": read.complete,
+        }
+    cache = read_cache(path)
+    erp_products = staging.store().read_day("pixee_products_payload", day)
     drift = reconcile(erp_products, cache, [c for c in SENT_COLUMNS if c != "ean"])
     return dg.MaterializeResult(
-        metadata=meta | {"dagster/row_count": len(cache)},
+        metadata=meta | {"dagster/row_count": len(cache)} | sync_load.traffic(client.stats),
         check_results=[
             dg.AssetCheckResult(
                 check_name=RECONCILIATION_CHECK,
@@ -247,16 +210,3 @@ def pixee_catalog_cache(
             )
         ],
     )
-
-
-def _merge_into_cache(path: Path, products: list[dict]) -> None:
-    fresh = pd.DataFrame(products)
-    if path.exists() and not fresh.empty:
-        fresh = pd.concat([pd.read_parquet(path), fresh], ignore_index=True)
-    elif path.exists():
-        return
-    if fresh.empty:
-        fresh = pd.DataFrame({"ean": pd.Series(dtype=str)})
-    fresh = fresh.drop_duplicates("ean", keep="last").astype({"ean": str})
-    with atomic_path(path) as tmp:
-        fresh.astype(object).where(fresh.notna(), None).to_parquet(tmp, index=False)

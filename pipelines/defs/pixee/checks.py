@@ -31,7 +31,7 @@ def products_sync_reject_share(
     return reject_share_result(
         PRODUCTS_SYNC,
         checked,
-        erp.max_reject_share,
+        erp.reject_share_limit,
         refused="failed",
         total="products_considered",
     )

@@ -1,29 +1,23 @@
 """PXM: the one daily read, kept as a local cache that is the only thing other assets read."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from pipelines.core.cadence.endpoints import PXM_CATALOG_READ
-from pipelines.core.cadence.ledger import Operation
-from pipelines.core.pxm.cache import write_catalog_cache
-from pipelines.defs import load_metadata, settings
+from pipelines.core.outbox import pxm_responder
+from pipelines.core.pxm.sync import CatalogReadSender, catalog_read_plan
+from pipelines.defs import sync_load
 from pipelines.defs.cadence.resources import CadenceGuardResource
-from pipelines.defs.erp.resources import ErpExportsResource
-from pipelines.defs.partitions import business_days
+from pipelines.defs.partitions import daily_asset
 from pipelines.defs.pxm.resources import PxmResource
+from pipelines.defs.staging import StagingResource
+from pipelines.defs.state_db import StateDatabaseResource
 from pipelines.defs.sync_mode import SyncModeResource
 
-
-def pxm_cache_path(erp: ErpExportsResource) -> Path:
-    return Path(erp.data_dir) / "pxm" / "catalog.sqlite"
+VENDOR = "pxm"
 
 
 @dg.asset(
-    group_name="pxm",
-    kinds={"pxm", "sqlite"},
-    owners=settings.OWNERS,
-    partitions_def=business_days,
+    **daily_asset("pxm", kinds={"pxm", "sqlite"}),
     pool="pxm",
     description="The daily read of PXM (collections, categories, attributes; paged, OAuth client "
     "credentials) into a local SQLite cache that every consumer reads instead of PXM. The "
@@ -32,31 +26,43 @@ def pxm_cache_path(erp: ErpExportsResource) -> Path:
 )
 def pxm_catalog_cache(
     context: dg.AssetExecutionContext,
-    erp: ErpExportsResource,
+    staging: StagingResource,
     pxm: PxmResource,
     cadence: CadenceGuardResource,
+    state_db: StateDatabaseResource,
     sync_mode: SyncModeResource,
 ) -> dg.MaterializeResult:
-    path = pxm_cache_path(erp)
-    meta: dict = {"cache_file": dg.MetadataValue.path(str(path))}
-    if not pxm.configured:
+    path = staging.pxm_cache_path()
+    if not pxm.configured and not sync_mode.dry_run:
         context.log.info("PXM not configured: no read; enrichment uses the cache if any")
         return dg.MaterializeResult(
-            metadata=meta
-            | {
+            metadata={
                 "cadence": "skipped: PXM is not configured "
-                "(PXM_CLIENT_ID / PXM_CLIENT_SECRET unset)"
+                "(PXM_CLIENT_ID / PXM_CLIENT_SECRET unset)",
+                "cache_file": dg.MetadataValue.path(str(path)),
             }
         )
-    if sync_mode.dry_run:
-        return dg.MaterializeResult(metadata=meta | {"cadence": "skipped: dry-run makes no reads"})
-    decision = cadence.claim(context, PXM_CATALOG_READ, Operation.READ)
-    if not decision.allowed:
-        return dg.MaterializeResult(metadata=meta | load_metadata.cadence(decision))
-    with pxm.client() as client:
-        with cadence.attempt(decision, client.stats):
-            read = client.read_catalog()
-            write_catalog_cache(read, path)
+    run_id = context.run.run_id
+    if sync_mode.dry_run:  # the read's answers are canned: its cache goes to the outbox
+        path = sync_mode.outbox_folder(run_id, VENDOR) / "catalog.sqlite"
+    transport = sync_mode.transport(run_id, VENDOR, pxm_responder)
+    with pxm.client(transport) as client:
+        result = sync_load.send(
+            context,
+            PXM_CATALOG_READ,
+            catalog_read_plan(),
+            CatalogReadSender(client, path),
+            cadence=cadence,
+            state_db=state_db,
+            sync_mode=sync_mode,
+        )
+    read = result.answers[0].value if result.answers else None
+    meta = {
+        "cadence": result.cadence,
+        "requests_to": sync_load.destination(sync_mode, pxm.url, run_id, VENDOR),
+        "cache_file": dg.MetadataValue.path(str(path)),
+    }
+    if read is not None:
         meta |= {
             "collections": len(read.collections),
             "categories": len(read.categories),
@@ -64,7 +70,5 @@ def pxm_catalog_cache(
             "pages": dg.MetadataValue.json(read.pages),
             "token_fetches": read.token_fetches,
             "duration_s": round(read.duration_s, 3),
-            **load_metadata.traffic(client.stats),
-            **load_metadata.cadence(decision),
         }
-    return dg.MaterializeResult(metadata=meta)
+    return dg.MaterializeResult(metadata=meta | sync_load.traffic(client.stats))

@@ -11,11 +11,12 @@ from pipelines.defs import settings
 
 
 class PxmResource(dg.ConfigurableResource):
-    base_url: str = settings.PXM_BASE_URL
+    # Empty: PXM_BASE_URL (default https://entapi.amplifi.io), read at run time.
+    base_url: str = ""
     client_id: str | None = None
     client_secret: str | None = None
     # PXM attribute label -> Pixee field, and the label holding the EAN (config/pxm_enrichment.toml)
-    mapping_file: str = settings.PXM_MAPPING_FILE
+    mapping_file: str = ""  # empty: PXM_MAPPING_FILE
     # Seconds before a request times out (connect, read, write); unset: the client's default.
     timeout_s: float | None = None
 
@@ -23,14 +24,21 @@ class PxmResource(dg.ConfigurableResource):
     def configured(self) -> bool:
         return bool(self.client_id and self.client_secret)
 
-    def client(self) -> PxmClient:
+    @property
+    def url(self) -> str:
+        return self.base_url or settings.PXM_BASE_URL
+
+    def client(self, transport: httpx.BaseTransport | None = None) -> PxmClient:
+        """A live client, or one over `transport` (the dry-run outbox) that needs no secret."""
         return PxmClient(
-            self.base_url,
-            self.client_id or "",
-            self.client_secret or "",
+            self.url,
+            self.client_id or ("dry-run" if transport else ""),
+            self.client_secret or ("dry-run" if transport else ""),
             timeout=DEFAULT_TIMEOUT if self.timeout_s is None else httpx.Timeout(self.timeout_s),
+            transport=transport,
         )
 
     def enrichment_mapping(self) -> tuple[dict[str, str], str]:
-        doc = tomllib.loads(Path(self.mapping_file).read_text(encoding="utf-8"))
+        path = Path(self.mapping_file or settings.PXM_MAPPING_FILE)
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
         return dict(doc.get("attributes", {})), doc.get("ean_label", "EAN")

@@ -1,0 +1,1 @@
+"""The one sync engine: plan, guard, send units, finish (see `engine`)."""
