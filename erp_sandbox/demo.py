@@ -33,12 +33,24 @@ def sandbox_environment(sandbox, config) -> dict[str, str]:  # noqa: ANN001
 
 
 def latest_complete_day() -> str:
-    from pipelines.core.erp.drops import complete_drops
-    from pipelines.defs import settings
+    """The newest complete drop, looked up through the `erp` resource of the definitions: the
+    same export store (and credentials) the run reads."""
+    import dagster as dg
 
-    drops = complete_drops(Path(settings.ERP_EXPORT_DIR))
+    from pipelines.core.erp.drops import complete_drops
+    from pipelines.core.erp.export_store import ExportStoreError
+    from pipelines.definitions import defs
+
+    try:
+        with (
+            dg.build_resources({"erp": defs.resources["erp"]}) as resources,
+            resources.erp.export_store() as store,
+        ):
+            drops, where = complete_drops(store), store.location
+    except ExportStoreError as exc:
+        sys.exit(str(exc))
     if not drops:
-        sys.exit(f"no complete ERP drop (with _SUCCESS) in {settings.ERP_EXPORT_DIR}")
+        sys.exit(f"no complete ERP drop (with _SUCCESS) in {where}")
     return drops[-1].day.isoformat()
 
 

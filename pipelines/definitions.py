@@ -28,7 +28,14 @@ defs = dg.Definitions(
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources={
-        "erp": ErpExportsResource(),
+        "erp": ErpExportsResource(
+            sftp_password=settings.env_var_if_set("ERP_EXPORT_SFTP_PASSWORD"),
+            sftp_key_file=settings.env_var_if_set("ERP_EXPORT_SFTP_KEY_FILE"),
+            sftp_key_passphrase=settings.env_var_if_set("ERP_EXPORT_SFTP_KEY_PASSPHRASE"),
+            aws_access_key_id=settings.env_var_if_set("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=settings.env_var_if_set("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=settings.env_var_if_set("AWS_SESSION_TOKEN"),
+        ),
         "staging": StagingResource(),
         "state_db": StateDatabaseResource(),
         "cadence": CadenceGuardResource(),

@@ -19,7 +19,16 @@ def _path(var: str, default: str) -> str:
     return str(path if path.is_absolute() else PROJECT_ROOT / path)
 
 
-ERP_EXPORT_DIR = _path("ERP_EXPORT_DIR", "sample_data/erp_exports")
+def _location(var: str, default: str) -> str:
+    """A URL (sftp://, s3://, file://) as given; a plain path resolved like `_path`."""
+    value = os.environ.get(var) or default
+    return value if "://" in value else _path(var, default)
+
+
+# A local folder or a URL; its credentials are dg.EnvVars on the resource (definitions.py).
+ERP_EXPORT_DIR = _location("ERP_EXPORT_DIR", "sample_data/erp_exports")
+ERP_EXPORT_SFTP_KNOWN_HOSTS = os.environ.get("ERP_EXPORT_SFTP_KNOWN_HOSTS") or None
+ERP_EXPORT_S3_ENDPOINT_URL = os.environ.get("ERP_EXPORT_S3_ENDPOINT_URL") or None
 ERP_MAPPING_FILE = _path("ERP_MAPPING_FILE", "config/erp_mappings/canonical.toml")
 LOCATIONS_FILE = _path("LOCATIONS_FILE", "config/locations.toml")
 DATA_DIR = _path("ERP_SYNC_DATA_DIR", ".erp_sync")

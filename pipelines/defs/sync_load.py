@@ -65,7 +65,8 @@ def send(
 
 def superseded_snapshot(erp: ErpExportsResource, day: dt.date) -> str | None:
     """Why the snapshot of `day` must not be sent: the ERP has a newer complete drop."""
-    newer = newer_complete_drop(erp.exports, day)
+    with erp.export_store() as exports:
+        newer = newer_complete_drop(exports, day)
     if newer is None:
         return None
     return (

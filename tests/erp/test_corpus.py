@@ -13,6 +13,7 @@ import math
 import re
 import shutil
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import pytest
 
 from pipelines.core.erp.contract import CONTRACTS, ColumnType, FileContract, FileKind
 from pipelines.core.erp.drops import DropNotReadyError
+from pipelines.core.erp.export_store import ExportStore, as_export_store
 from pipelines.core.erp.extract import ExtractResult, extract_demand, extract_snapshot
 from pipelines.core.erp.mapping import ErpMapping, FileDialect, load_mapping
 from pipelines.core.erp.reader import ExportFileError
@@ -75,9 +77,15 @@ class Dropped:
     path: Path
     kind: FileKind
     mapping: ErpMapping
+    location: ExportStore | Path  # where extraction reads the exports folder from
 
     @classmethod
-    def of(cls, case: dict, tmp_path: Path) -> Dropped:
+    def of(
+        cls,
+        case: dict,
+        tmp_path: Path,
+        publish: Callable[[Path], ExportStore | Path] = lambda exports: exports,
+    ) -> Dropped:
         exports = tmp_path / "exports"
         history = case.get("place", "drop") == "history"
         folder = exports / ("history" if history else DAY.isoformat())
@@ -88,7 +96,12 @@ class Dropped:
             (folder / "_SUCCESS").write_text("")
         kind = FileKind(case["kind"])
         mapping = mapping_with(tmp_path, kind.value, case.get("mapping", {}))
-        return cls(case, exports, folder, folder / case["file"], kind, mapping)
+        path = folder / case["file"]
+        return cls(case, exports, folder, path, kind, mapping, publish(exports))
+
+    def shown(self, local: Path) -> str:
+        """A file of the local folder as errors and rejects name it where it is read from."""
+        return as_export_store(self.location).location + str(local)[len(str(self.exports)) :]
 
     @property
     def range(self) -> tuple[dt.date, dt.date]:
@@ -97,19 +110,30 @@ class Dropped:
 
     def extract(self) -> ExtractResult:
         if self.kind is FileKind.DEMAND:
-            return extract_demand(self.exports, *self.range, self.mapping)
-        return extract_snapshot(self.exports, DAY, self.kind, self.mapping)
+            return extract_demand(self.location, *self.range, self.mapping)
+        return extract_snapshot(self.location, DAY, self.kind, self.mapping)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 def test_corpus_case(case: dict, tmp_path: Path):
-    dropped = Dropped.of(case, tmp_path)
+    check_case(case, tmp_path)
+
+
+def check_case(
+    case: dict,
+    tmp_path: Path,
+    publish: Callable[[Path], ExportStore | Path] = lambda exports: exports,
+) -> None:
+    """Extract the case's files from `publish(exports)`: the local folder itself, or the same
+    files on a remote store (tests/remote), where names in errors and rejects are its URLs."""
+    dropped = Dropped.of(case, tmp_path, publish)
     path, folder, kind, extract = dropped.path, dropped.folder, dropped.kind, dropped.extract
+    shown = dropped.shown
 
     if "error" in case:
         with pytest.raises(ERRORS[case.get("error_type", "ExportFileError")]) as raised:
             extract()
-        expected = case["error"].replace("{path}", str(path)).replace("{drop}", str(folder))
+        expected = case["error"].replace("{path}", shown(path)).replace("{drop}", shown(folder))
         assert str(raised.value) == expected
         return
 
@@ -117,7 +141,7 @@ def test_corpus_case(case: dict, tmp_path: Path):
     rejects = result.rejects[["line", "field", "value", "reason"]].values.tolist()
     assert rejects == case["rejects"]
     assert set(result.rejects["file"]) <= {
-        str(folder / n) for n in [path.name, *case.get("also", [])]
+        shown(folder / n) for n in [path.name, *case.get("also", [])]
     }
     columns = sorted({column for row in case["clean"] for column in row})
     clean = [

@@ -3,106 +3,121 @@
 A daily drop is complete only when its `_SUCCESS` marker exists: the ERP writes it last, so a
 folder without it may still be being written and is never read. A drop holds one file per kind
 unless the mapping says the ERP splits that export (`split_files`): a second one is most often a
-copy, whose rows would count twice.
+copy, whose rows would count twice. The folders are listed and read through the export store (a
+local folder, SFTP or S3), never changed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from pipelines.core.erp.contract import FileKind
 from pipelines.core.erp.errors import ExportFileError
-from pipelines.core.erp.reader import SUFFIXES
+from pipelines.core.erp.export_store import (
+    HISTORY_DIR,
+    SUCCESS_MARKER,
+    ExportFile,
+    ExportStore,
+    as_export_store,
+)
 
-SUCCESS_MARKER = "_SUCCESS"
-HISTORY_DIR = "history"
+__all__ = [
+    "HISTORY_DIR",
+    "SUCCESS_MARKER",
+    "Drop",
+    "DropNotReadyError",
+    "complete_drops",
+    "history_files",
+    "list_drops",
+    "newer_complete_drop",
+    "require_drop",
+]
 
 
 class DropNotReadyError(FileNotFoundError):
     """The drop a run needs is missing or incomplete."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Drop:
+    """One dated folder; its marker is looked up once, when first asked."""
+
     day: dt.date
-    path: Path
+    folder: str  # in the store's filesystem
+    store: ExportStore = field(repr=False, compare=False)
+
+    @property
+    def path(self) -> str:
+        """The folder as a person reads it (a local path, or the URL without credentials)."""
+        return self.store.shown(self.folder)
+
+    @cached_property
+    def marker_mtime(self) -> float | None:
+        """When `_SUCCESS` was written (Unix seconds); None while it does not exist."""
+        return self.store.success_marker_mtime(self.folder)
 
     @property
     def complete(self) -> bool:
-        return (self.path / SUCCESS_MARKER).is_file()
+        return self.marker_mtime is not None
+
+    def files(self, kind: FileKind) -> list[ExportFile]:
+        """The drop's files of one kind: `<kind>*.csv|.csv.gz|.xlsx`, in name order."""
+        return self.store.kind_files(self.folder, kind)
+
+    def export_files(self, kind: FileKind, split_files: bool = False) -> list[ExportFile]:
+        """The files of one kind that make up the drop's export; more than one is an error
+        naming them all unless the mapping says the ERP splits the export (`split_files`)."""
+        files = self.files(kind)
+        if len(files) > 1 and not split_files:
+            names = ", ".join(repr(f.name) for f in files)
+            raise ExportFileError(
+                f"the ERP drop {self.path} has {len(files)} {kind.value} files: {names}; a drop "
+                f"holds one {kind.value} file (a copy would be read twice: its rows counted "
+                f"twice); remove the extra file, or set `split_files = true` under "
+                f"[{kind.value}] in the mapping file if the ERP splits this export into several "
+                f"files"
+            )
+        return files
 
 
-def list_drops(export_dir: Path) -> list[Drop]:
-    """Every dated folder, complete or not, oldest first; other folder names are ignored."""
-    drops = []
-    if not export_dir.is_dir():
-        return drops
-    for child in export_dir.iterdir():
-        if not child.is_dir():
-            continue
-        try:
-            day = dt.date.fromisoformat(child.name)
-        except ValueError:
-            continue
-        drops.append(Drop(day, child))
-    return sorted(drops, key=lambda d: d.day)
+def list_drops(location: ExportStore | Path) -> list[Drop]:
+    """Every dated folder, complete or not, oldest first, from one listing; other folder names
+    are ignored."""
+    store = as_export_store(location)
+    return [Drop(day, folder, store) for day, folder in store.dated_folders()]
 
 
-def complete_drops(export_dir: Path) -> list[Drop]:
-    return [d for d in list_drops(export_dir) if d.complete]
+def complete_drops(location: ExportStore | Path) -> list[Drop]:
+    return [d for d in list_drops(location) if d.complete]
 
 
-def newer_complete_drop(export_dir: Path, day: dt.date) -> Drop | None:
+def newer_complete_drop(location: ExportStore | Path, day: dt.date) -> Drop | None:
     """The newest complete drop after `day`, if the ERP has one: a snapshot of `day` (items,
     products) is then out of date, and the run of that newer day sends it instead."""
-    newer = [d for d in complete_drops(export_dir) if d.day > day]
+    newer = [d for d in complete_drops(location) if d.day > day]
     return newer[-1] if newer else None
 
 
-def kind_files(folder: Path, kind: FileKind) -> list[Path]:
-    """Files of one kind in a folder: `<kind>*.csv|.csv.gz|.xlsx`, in name order."""
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file()
-        and p.name.lower().startswith(kind.value)
-        and p.name.lower().endswith(SUFFIXES)
+def require_drop(location: ExportStore | Path, day: dt.date) -> Drop:
+    store = as_export_store(location)
+    drop = Drop(day, store.folder(day.isoformat()), store)
+    if drop.complete:
+        return drop
+    if not store.is_folder(drop.folder):
+        raise DropNotReadyError(
+            f"no ERP drop for {day}: folder {drop.path} does not exist (ERP_EXPORT_DIR="
+            f"{store.location})"
+        )
+    raise DropNotReadyError(
+        f"the ERP drop {drop.path} has no {SUCCESS_MARKER} marker: it is incomplete or still "
+        f"being written, so it is not read"
     )
 
 
-def drop_kind_files(folder: Path, kind: FileKind, split_files: bool = False) -> list[Path]:
-    """The files of one kind in a daily drop; more than one is an error naming them all
-    unless the mapping says the ERP splits the export (`split_files`)."""
-    files = kind_files(folder, kind)
-    if len(files) > 1 and not split_files:
-        names = ", ".join(repr(p.name) for p in files)
-        raise ExportFileError(
-            f"the ERP drop {folder} has {len(files)} {kind.value} files: {names}; a drop holds "
-            f"one {kind.value} file (a copy would be read twice: its rows counted twice); remove "
-            f"the extra file, or set `split_files = true` under [{kind.value}] in the mapping "
-            f"file if the ERP splits this export into several files"
-        )
-    return files
-
-
-def require_drop(export_dir: Path, day: dt.date) -> Drop:
-    drop = Drop(day, export_dir / day.isoformat())
-    if not drop.path.is_dir():
-        raise DropNotReadyError(
-            f"no ERP drop for {day}: folder {drop.path} does not exist (ERP_EXPORT_DIR="
-            f"{export_dir})"
-        )
-    if not drop.complete:
-        raise DropNotReadyError(
-            f"the ERP drop {drop.path} has no {SUCCESS_MARKER} marker: it is incomplete or still "
-            f"being written, so it is not read"
-        )
-    return drop
-
-
-def history_files(export_dir: Path, kind: FileKind = FileKind.DEMAND) -> list[Path]:
-    return kind_files(export_dir / HISTORY_DIR, kind)
+def history_files(
+    location: ExportStore | Path, kind: FileKind = FileKind.DEMAND
+) -> list[ExportFile]:
+    return as_export_store(location).history_files(kind)

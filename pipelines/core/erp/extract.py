@@ -18,14 +18,11 @@ import pandas as pd
 
 from pipelines.core.erp.contract import CONTRACTS, DEMAND, FileKind
 from pipelines.core.erp.demand_totals import DemandTotals, empty_demand_frame, epoch_day
-from pipelines.core.erp.drops import (
-    complete_drops,
-    drop_kind_files,
-    history_files,
-    require_drop,
-)
+from pipelines.core.erp.drops import complete_drops, history_files, require_drop
+from pipelines.core.erp.export_store import ExportStore, as_export_store
 from pipelines.core.erp.mapping import ErpMapping, FileDialect
 from pipelines.core.erp.reader import LINE, ExportFileError, TextBlock, iter_text_blocks
+from pipelines.core.erp.source import ReadableFile
 from pipelines.core.erp.validate import FILE, CheckedBlock, FileValidator, drop_duplicate_keys
 from pipelines.core.rejects import concat_rejects, empty_rejects
 
@@ -67,7 +64,7 @@ class ExtractResult:
 
 
 def extract_snapshot(
-    export_dir: Path,
+    exports: ExportStore | Path,
     day: dt.date,
     kind: FileKind,
     mapping: ErpMapping,
@@ -75,9 +72,9 @@ def extract_snapshot(
 ) -> ExtractResult:
     """Items or products of the complete drop for `day` (a snapshot: one day, one truth)."""
     contract = CONTRACTS[kind]
-    drop = require_drop(export_dir, day)
+    drop = require_drop(exports, day)
     dialect = mapping.dialect(kind)
-    files = drop_kind_files(drop.path, kind, dialect.split_files)
+    files = drop.export_files(kind, dialect.split_files)
     if not files:
         raise ExportFileError(
             f"the ERP drop {drop.path} has no {kind.value} file ({kind.value}.csv, "
@@ -117,7 +114,7 @@ def extract_snapshot(
 
 
 def extract_demand(
-    export_dir: Path,
+    exports: ExportStore | Path,
     start: dt.date,
     end: dt.date,
     mapping: ErpMapping,
@@ -132,11 +129,12 @@ def extract_demand(
     has `location` and `code` as categoricals.
     """
     dialect = mapping.dialect(FileKind.DEMAND)
-    sources: list[tuple[Path, int, dt.date | None]] = [
-        (p, 0, None) for p in history_files(export_dir)
+    store = as_export_store(exports)
+    sources: list[tuple[ReadableFile, int, dt.date | None]] = [
+        (p, 0, None) for p in history_files(store)
     ]
-    for drop in complete_drops(export_dir):
-        drop_files = drop_kind_files(drop.path, FileKind.DEMAND, dialect.split_files)
+    for drop in complete_drops(store):
+        drop_files = drop.export_files(FileKind.DEMAND, dialect.split_files)
         sources += [(p, drop.day.toordinal(), drop.day) for p in drop_files]
     totals = DemandTotals(start, end)
     rejects: list[pd.DataFrame] = []
@@ -176,7 +174,7 @@ class _DemandFile:
 
     def __init__(
         self,
-        path: Path,
+        path: ReadableFile,
         priority: int,
         drop_day: dt.date | None,
         totals: DemandTotals,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 from pipelines.core.erp.contract import FileContract
 from pipelines.core.erp.errors import ExportFileError
 from pipelines.core.erp.mapping import FileDialect
+from pipelines.core.erp.source import ReadableFile
 
 # Lines (rows) below the first searched for the real header when the first is not it.
 HEADER_SEARCH_LINES = 10
@@ -29,7 +29,7 @@ def excel_sep_hint(line: str) -> str | None:
     return match.group(1) if match else None
 
 
-def refuse_markup(path: Path, first_line: str) -> None:
+def refuse_markup(path: ReadableFile, first_line: str) -> None:
     """An 'Excel export' that is an HTML or XML document is no CSV: say so, not 'add a rename'."""
     if first_line.lstrip().lower().startswith(_MARKUP):
         raise ExportFileError(
@@ -39,7 +39,7 @@ def refuse_markup(path: Path, first_line: str) -> None:
 
 
 def check_header(
-    path: Path,
+    path: ReadableFile,
     header: list[str],
     contract: FileContract,
     dialect: FileDialect,
@@ -83,7 +83,7 @@ def _missing(header: list[str], contract: FileContract, dialect: FileDialect) ->
 
 
 def column_layout(
-    path: Path, header: list[str], contract: FileContract, dialect: FileDialect
+    path: ReadableFile, header: list[str], contract: FileContract, dialect: FileDialect
 ) -> dict[str, int]:
     """Contract column -> its position in the file (after renaming). Extra columns are kept out
     of the clean frame but never fail the file; a contract column given twice does."""
@@ -96,7 +96,7 @@ def column_layout(
     return {name: renamed.index(name) for name in contract.names if name in renamed}
 
 
-def repeated_header_error(path: Path, where: str, number: int) -> ExportFileError:
+def repeated_header_error(path: ReadableFile, where: str, number: int) -> ExportFileError:
     """The header again inside the file: two exports joined (an export appended to an existing
     file), whose rows would all be read twice. A file fault, not one bad row."""
     return ExportFileError(

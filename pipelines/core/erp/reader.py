@@ -19,7 +19,6 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -39,7 +38,7 @@ from pipelines.core.erp.header import (
     repeated_header_error,
 )
 from pipelines.core.erp.mapping import FileDialect
-from pipelines.core.erp.source import FileFormat, Utf8Source, sniff_format
+from pipelines.core.erp.source import FileFormat, ReadableFile, Utf8Source, sniff_format
 from pipelines.core.erp.text_block import LINE, TextBlock, TextColumn, blank_values, encode_text
 from pipelines.core.erp.workbook import read_sheet
 from pipelines.core.read_ahead import read_ahead
@@ -96,7 +95,7 @@ class _RecordLines:
     one line plus the line breaks inside its values, so a running sum gives exact lines.
     """
 
-    def __init__(self, path: Path, first_line: int, delimiter: str, expected: int) -> None:
+    def __init__(self, path: ReadableFile, first_line: int, delimiter: str, expected: int) -> None:
         self.path = path
         self.next_line = first_line
         self.next_record = first_line  # the lines above (header, `sep=`) are one record each
@@ -207,7 +206,7 @@ class _CsvBlocks:
     """One CSV file as TextBlocks (see module docstring)."""
 
     def __init__(
-        self, path: Path, contract: FileContract, dialect: FileDialect, block_bytes: int
+        self, path: ReadableFile, contract: FileContract, dialect: FileDialect, block_bytes: int
     ) -> None:
         self.path = path
         self.contract = contract
@@ -442,7 +441,7 @@ def _straddles(exc: pa.ArrowInvalid) -> bool:
 
 
 def iter_text_blocks(
-    path: Path, contract: FileContract, dialect: FileDialect, block_bytes: int | None = None
+    path: ReadableFile, contract: FileContract, dialect: FileDialect, block_bytes: int | None = None
 ) -> Iterator[TextBlock]:
     """One file as consecutive TextBlocks of about `block_bytes` of text each. Raises
     ExportFileError for faults of the whole file (possibly after yielding earlier blocks).
@@ -453,7 +452,7 @@ def iter_text_blocks(
     return read_ahead(iter(_CsvBlocks(path, contract, dialect, block_bytes or BLOCK_BYTES)), 1)
 
 
-def read_export(path: Path, contract: FileContract, dialect: FileDialect) -> ExportText:
+def read_export(path: ReadableFile, contract: FileContract, dialect: FileDialect) -> ExportText:
     """A whole file as one all-text frame (see `read_export_file`) plus the rejects of its
     malformed rows. Holds the file in memory: extraction streams `iter_text_blocks` instead."""
     frames, malformed = [], []
@@ -467,7 +466,9 @@ def read_export(path: Path, contract: FileContract, dialect: FileDialect) -> Exp
     return ExportText(frame, concat_rejects(malformed))
 
 
-def read_export_file(path: Path, contract: FileContract, dialect: FileDialect) -> pd.DataFrame:
+def read_export_file(
+    path: ReadableFile, contract: FileContract, dialect: FileDialect
+) -> pd.DataFrame:
     """One file -> all-text frame with the contract's columns (missing optional ones empty)
     plus `_line`. Blank rows are skipped; rows with the wrong number of fields are left out
     (`read_export` returns them as rejects). Raises ExportFileError for faults of the whole

@@ -21,8 +21,7 @@ import gzip
 import zipfile
 import zlib
 from enum import StrEnum
-from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from pipelines.core.erp.errors import ExportFileError
 
@@ -46,14 +45,34 @@ class FileFormat(StrEnum):
     XLSX = "xlsx"
 
 
-def sniff_format(path: Path) -> FileFormat:
+class ReadableFile(Protocol):
+    """What the reader opens: a `pathlib.Path`, or an `ExportFile` of a remote export store.
+    `str()` of it names the file in errors and rejects."""
+
+    @property
+    def name(self) -> str: ...
+
+    def open(self, mode: str = "rb") -> BinaryIO: ...
+
+
+def sniff_format(path: ReadableFile) -> FileFormat:
     """The format of an export file from its first bytes (its name may say otherwise). Raises
     ExportFileError for files that are no export at all (a legacy .xls, a zip of something)."""
+    with _open_binary(path) as stream:
+        return _sniff(path, stream)
+
+
+def _open_binary(path: ReadableFile) -> BinaryIO:
     try:
-        with path.open("rb") as raw:
-            head = raw.read(len(_OLE_MAGIC))
+        return path.open("rb")
     except OSError as exc:
         raise ExportFileError(f"{path}: cannot be opened ({exc})") from None
+
+
+def _sniff(path: ReadableFile, stream: BinaryIO) -> FileFormat:
+    """`sniff_format` on an open stream, which is left at its start."""
+    head = stream.read(len(_OLE_MAGIC))
+    stream.seek(0)
     if head.startswith(_GZIP_MAGIC):
         return FileFormat.GZIP
     if head.startswith(_OLE_MAGIC):
@@ -63,13 +82,15 @@ def sniff_format(path: Path) -> FileFormat:
         )
     if head.startswith(_ZIP_MAGIC):
         try:
-            with zipfile.ZipFile(path) as archive:
+            with zipfile.ZipFile(stream) as archive:
                 names = archive.namelist()
         except (zipfile.BadZipFile, OSError) as exc:
             raise ExportFileError(
                 f"{path}: starts like a zip file (as .xlsx workbooks do) but cannot be opened "
                 f"({exc}); the file may be truncated: export it again"
             ) from None
+        finally:
+            stream.seek(0)
         if "xl/workbook.xml" in names:
             return FileFormat.XLSX
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
@@ -132,7 +153,7 @@ class Utf8Source:
     when the file lacks one, so every record, the last included, ends with a break.
     """
 
-    def __init__(self, path: Path, encoding: str, chunk_bytes: int | None = None) -> None:
+    def __init__(self, path: ReadableFile, encoding: str, chunk_bytes: int | None = None) -> None:
         try:
             codec = codecs.lookup(encoding)
         except LookupError:
@@ -151,7 +172,12 @@ class Utf8Source:
         # content that is UTF-8 (it would be read as mojibake).
         self._check_utf8 = not self._utf8 and _ascii_transparent(codec)
         self._utf8_tail = b""  # a character cut by the chunk boundary, checked with the next
-        self._raw: BinaryIO = self._open(path)
+        self._file = _open_binary(path)
+        try:
+            self._raw: BinaryIO = self._inflated(path, self._file)
+        except BaseException:
+            self._file.close()
+            raise
         self._offset = 0  # bytes of the (inflated) file consumed, BOM included
         self._first = True
         self._done = False
@@ -159,10 +185,10 @@ class Utf8Source:
         self._held: bytes | None = None
 
     @staticmethod
-    def _open(path: Path) -> BinaryIO:
-        if sniff_format(path) is FileFormat.GZIP:  # by content: a gzip named .csv is read too
-            return gzip.open(path, "rb")  # type: ignore[return-value]
-        return path.open("rb")
+    def _inflated(path: ReadableFile, file: BinaryIO) -> BinaryIO:
+        if _sniff(path, file) is FileFormat.GZIP:  # by content: a gzip named .csv is read too
+            return gzip.GzipFile(fileobj=file, mode="rb")  # type: ignore[return-value]
+        return file
 
     # --- file-like API used by pyarrow ----------------------------------------------------------
 
@@ -188,6 +214,7 @@ class Utf8Source:
     def close(self) -> None:
         if not self.closed:
             self._raw.close()
+            self._file.close()  # a GzipFile leaves the file it reads open
             self.closed = True
 
     def __enter__(self) -> Utf8Source:

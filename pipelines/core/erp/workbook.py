@@ -15,7 +15,6 @@ import datetime as dt
 import math
 import re
 import zipfile
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -33,6 +32,7 @@ from pipelines.core.erp.header import (
     repeated_header_error,
 )
 from pipelines.core.erp.mapping import FileDialect
+from pipelines.core.erp.source import ReadableFile
 from pipelines.core.erp.text_block import TextBlock, TextColumn
 from pipelines.core.rejects import empty_rejects, reject_frame
 
@@ -46,7 +46,7 @@ _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _EXACT_INTEGER = 2**53
 
 
-def read_sheet(path: Path, contract: FileContract, dialect: FileDialect) -> TextBlock:
+def read_sheet(path: ReadableFile, contract: FileContract, dialect: FileDialect) -> TextBlock:
     """The chosen sheet of a workbook as one block (see module docstring)."""
     with path.open("rb") as stream:  # a stream: openpyxl would refuse a workbook named .csv
         book = _load(stream, path, data_only=True)
@@ -66,7 +66,7 @@ def read_sheet(path: Path, contract: FileContract, dialect: FileDialect) -> Text
             book.close()
 
 
-def _load(stream: BinaryIO, path: Path, data_only: bool) -> openpyxl.Workbook:
+def _load(stream: BinaryIO, path: ReadableFile, data_only: bool) -> openpyxl.Workbook:
     try:
         return openpyxl.load_workbook(stream, read_only=True, data_only=data_only)
     except Exception as exc:  # openpyxl raises many kinds; all mean "unreadable"
@@ -74,7 +74,7 @@ def _load(stream: BinaryIO, path: Path, data_only: bool) -> openpyxl.Workbook:
 
 
 def choose_sheet(
-    path: Path, book: openpyxl.Workbook, contract: FileContract, dialect: FileDialect
+    path: ReadableFile, book: openpyxl.Workbook, contract: FileContract, dialect: FileDialect
 ) -> str:
     """The sheet named in the mapping; else the single visible sheet; else the visible sheet
     named after the kind. A hidden sheet is read only when the mapping names it."""
@@ -103,13 +103,17 @@ def choose_sheet(
     )
 
 
-def _formula_cells(path: Path, sheet: object) -> dict[tuple[int, int], str]:
+def _formula_cells(path: ReadableFile, sheet: object) -> dict[tuple[int, int], str]:
     """(row, column index) -> formula of the sheet's formula cells (read again without cached
     values, only when the sheet's XML holds a formula at all)."""
     part = getattr(sheet, "_worksheet_path", None)
     if part is not None:
         try:
-            with zipfile.ZipFile(path) as archive, archive.open(part.lstrip("/")) as xml:
+            with (
+                path.open("rb") as stream,
+                zipfile.ZipFile(stream) as archive,
+                archive.open(part.lstrip("/")) as xml,
+            ):
                 if not any(_FORMULA_TAG.search(chunk) for chunk in _overlapping_chunks(xml)):
                     return {}
         except (KeyError, zipfile.BadZipFile, OSError):
@@ -180,7 +184,7 @@ class _SheetRows:
 
     def __init__(
         self,
-        path: Path,
+        path: ReadableFile,
         sheet: str,
         contract: FileContract,
         dialect: FileDialect,

@@ -19,7 +19,6 @@ import dagster as dg
 from pipelines.core.alerts import AlertDeliveryError, MissingDropAlert, post_alert
 from pipelines.core.business_calendar import BusinessCalendar
 from pipelines.core.clock import sync_clock
-from pipelines.core.erp.drops import DropNotReadyError, require_drop
 from pipelines.defs import settings
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.loads import FRESHNESS_CHECK, LOAD_ASSETS
@@ -120,15 +119,6 @@ def load_freshness(context):  # noqa: ANN001, ANN201 - a multi-asset check conte
         )
 
 
-def missing_drop(erp: ErpExportsResource, day: dt.date) -> str | None:
-    """Why the drop of `day` is not usable yet, or None when it is complete."""
-    try:
-        require_drop(erp.exports, day)
-    except DropNotReadyError as exc:
-        return str(exc)
-    return None
-
-
 @dg.sensor(
     name="load_freshness_sensor",
     minimum_interval_seconds=60,
@@ -151,7 +141,7 @@ def load_freshness_sensor(
     for verdict in verdicts:
         context.instance.report_runless_asset_event(check_evaluation(verdict))
     day = morning - dt.timedelta(days=1)
-    why = missing_drop(erp, day) if calendar.expects_drop(day) else None
+    why = erp.drop_not_ready(day) if calendar.expects_drop(day) else None
     if why is not None:
         _alert(context, MissingDropAlert(day.isoformat(), deadline_label(), why, now.isoformat()))
     cursor = json.dumps(sorted(done | {morning.isoformat()})[-CURSOR_MAX_DAYS:])

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from pipelines.core.erp.drops import DropNotReadyError, require_drop
 from pipelines.defs import settings
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.jobs import daily_sync
@@ -39,11 +38,10 @@ def morning_request(day: dt.date, erp: ErpExportsResource) -> dg.RunRequest | dg
         return dg.SkipReason(
             f"no drop expected: {calendar.why_no_drop(day)}; the next send catches up"
         )
-    try:
-        require_drop(erp.exports, day)
-    except DropNotReadyError as exc:
+    why = erp.drop_not_ready(day)
+    if why is not None:
         return dg.SkipReason(
-            f"not launched: {exc}. The erp_drop_sensor starts the sync when the drop is "
+            f"not launched: {why}. The erp_drop_sensor starts the sync when the drop is "
             f"complete; an alert goes out if it is still missing at "
             f"{settings.DEADLINE_HOUR:02d}:00"
         )

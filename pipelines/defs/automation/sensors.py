@@ -1,5 +1,10 @@
 """The ERP-arrival sensor: the newest complete drop in ERP_EXPORT_DIR starts its day's daily_sync.
 
+Each tick lists the export location once (local, SFTP or S3, through the `erp` resource) and
+looks up the `_SUCCESS` marker of the drops in the lookback; nothing is downloaded. A location
+that cannot be read skips the tick with the reason (URL without credentials, error, what to
+check), and the next tick tries again.
+
 A drop is requested once (its day goes into the cursor) and only when:
 - it is complete: `_SUCCESS` exists and is older than ERP_DROP_SETTLE_SECONDS, so an ERP that
   writes the marker and then touches the folder again is not raced;
@@ -20,15 +25,15 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 
 from pipelines.core.cadence.endpoints import DAILY_WRITES
 from pipelines.core.cadence.ledger import synced_days
 from pipelines.core.erp.drops import SUCCESS_MARKER, Drop, list_drops
+from pipelines.core.erp.export_store import ExportStoreError
 from pipelines.defs import settings
-from pipelines.defs.erp.resources import ErpExportsResource
+from pipelines.defs.erp.resources import ErpExportStoreResource
 from pipelines.defs.jobs import daily_sync
 from pipelines.defs.partitions import business_days
 from pipelines.defs.state_db import StateDatabaseResource
@@ -54,7 +59,7 @@ class DropTriage:
     def newest_ready(self) -> str | None:
         return max(self.ready) if self.ready else None
 
-    def summary(self, export_dir: Path, settle_s: int, lookback_days: int) -> str:
+    def summary(self, export_dir: str, settle_s: int, lookback_days: int) -> str:
         if not any(vars(self).values()):
             return f"no dated drop folder in {export_dir}"
         parts = [
@@ -109,10 +114,9 @@ def triage_drops(
 
 
 def _marker_age(drop: Drop, now: float) -> float:
-    try:
-        return now - (drop.path / SUCCESS_MARKER).stat().st_mtime
-    except FileNotFoundError:  # removed since we looked: treat as brand new
+    if drop.marker_mtime is None:  # removed since we looked: treat as brand new
         return 0.0
+    return now - drop.marker_mtime
 
 
 def read_cursor(cursor: str | None) -> set[str]:
@@ -145,20 +149,27 @@ def launched_elsewhere(instance: dg.DagsterInstance, day: str) -> bool:
     ),
 )
 def erp_drop_sensor(
-    context: dg.SensorEvaluationContext, erp: ErpExportsResource, state_db: StateDatabaseResource
+    context: dg.SensorEvaluationContext,
+    erp: ErpExportStoreResource,
+    state_db: StateDatabaseResource,
 ) -> dg.SensorResult:
-    export_dir = erp.exports
     requested = read_cursor(context.cursor)
     today = state_db.ledger().today()
-    triage = triage_drops(
-        list_drops(export_dir),
-        requested=requested,
-        synced=synced_days(state_db.ledger(), DAILY_WRITES),
-        is_partition=business_days.has_partition_key,
-        oldest_day=today - dt.timedelta(days=settings.DROP_LOOKBACK_DAYS),
-        now=time.time(),
-        settle_s=settings.DROP_SETTLE_SECONDS,
-    )
+    try:
+        with erp.export_store() as exports:
+            export_dir = exports.location
+            triage = triage_drops(  # looks up the markers: inside, while connected
+                list_drops(exports),
+                requested=requested,
+                synced=synced_days(state_db.ledger(), DAILY_WRITES),
+                is_partition=business_days.has_partition_key,
+                oldest_day=today - dt.timedelta(days=settings.DROP_LOOKBACK_DAYS),
+                now=time.time(),
+                settle_s=settings.DROP_SETTLE_SECONDS,
+            )
+    except ExportStoreError as exc:  # the next tick tries again; the cursor is kept
+        context.log.warning(str(exc))
+        return dg.SensorResult(skip_reason=str(exc), cursor=write_cursor(requested))
     newest = triage.newest_ready
     if newest is not None and launched_elsewhere(context.instance, newest):
         # the schedule or a person already ran it; a failure there alerted a person

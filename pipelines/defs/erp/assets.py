@@ -114,7 +114,8 @@ def _snapshot_asset(kind: FileKind, description: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         first, last = partition_days(context)
         known = erp.locations().known_locations() if kind is FileKind.ITEMS else None
-        result = extract_snapshot(erp.exports, last, kind, erp.mapping(), known)
+        with erp.export_store() as exports:
+            result = extract_snapshot(exports, last, kind, erp.mapping(), known)
         staging.store().write_day(name, last, result.clean)
         if kind is FileKind.ITEMS:  # what the inventory load may carry forward
             staging.store().write_day(f"{name}_refused", last, result.refused)
@@ -151,7 +152,8 @@ def erp_demand(
 ) -> dg.MaterializeResult:
     first, last = demand_window(context)
     locations = erp.locations()
-    result = extract_demand(erp.exports, first, last, erp.mapping(), locations.known_locations())
+    with erp.export_store() as exports:
+        result = extract_demand(exports, first, last, erp.mapping(), locations.known_locations())
     staging.store().write_days("erp_demand", first, last, result.clean)
     outside = {
         "window": range_label(first, last),

@@ -228,6 +228,11 @@ def _send_demand(load: _Load, client: PaqtanaClient, *, recalculate: bool) -> dg
         days = sorted(d for d, (digest, _n) in digests.items() if held.get(d) != digest)
         unchanged = sorted(set(digests) - set(days))
     to_send = demand[demand["date"].dt.date.isin(days)] if len(days) < len(digests) else demand
+    with load.erp.export_store() as exports:  # before the send: an unreachable store sends nothing
+        dropped = {d.day for d in complete_drops(exports)}
+    missing = [
+        d for d in settings.business_calendar().business_days(first, last) if d not in dropped
+    ]
     built = build_historical_demand_chunks(
         to_send,
         load.erp.locations(),
@@ -252,9 +257,6 @@ def _send_demand(load: _Load, client: PaqtanaClient, *, recalculate: bool) -> dg
         data_as_of=last,
     )
     sizes = [c.size_bytes for c in built.chunks]
-    dropped = {d.day for d in complete_drops(load.erp.exports)}
-    calendar = settings.business_calendar()
-    missing = [d for d in calendar.business_days(first, last) if d not in dropped]
     meta = sync_load.headline(
         result,
         sent=built.values if result.sent else 0,
