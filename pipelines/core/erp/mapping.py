@@ -87,5 +87,3 @@ def load_mapping(path: str | Path) -> ErpMapping:
         for kind in FileKind
     }
     return ErpMapping(name=doc.get("name", path.stem), dialects=dialects, source=str(path))
-
-
