@@ -16,18 +16,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines.core import stage_clock
 from pipelines.core.erp.contract import CONTRACTS, DEMAND, FileKind
 from pipelines.core.erp.demand_totals import DemandTotals, empty_demand_frame, epoch_day
 from pipelines.core.erp.drops import complete_drops, history_files, kind_files, require_drop
 from pipelines.core.erp.mapping import ErpMapping, FileDialect
 from pipelines.core.erp.reader import LINE, ExportFileError, TextBlock, iter_text_blocks
 from pipelines.core.erp.validate import FILE, CheckedBlock, check_block, drop_duplicate_keys
+from pipelines.core.free_memory import release_free_memory
 from pipelines.core.rejects import concat_rejects, empty_rejects
 
 # A history file whose first this-many rows have no readable date is refused as a whole (its
 # rejects would otherwise be held until the end of the file to find the file's first day).
 MAX_UNDATED_ROWS = 1_000_000
 _NO_DAY = np.iinfo(np.int64).min
+# Text validated and summed at once. Measured at 10M rows: as fast as 32 MB blocks and 40-60 MB
+# less peak (three blocks are alive at a time: parsed ahead, queued, being summed).
+_BLOCK_BYTES = 16 << 20
 
 
 @dataclass
@@ -129,7 +134,9 @@ def extract_demand(
             files.append(str(path))
             rows_read += demand_file.clean_rows + demand_file.rejected_rows
             rejects += demand_file.rejects
-    clean, clean_rows, superseded = totals.frame() if files else (empty_demand_frame(), 0, 0)
+    release_free_memory()  # the parser's pages, before the final frame's columns are made
+    with stage_clock.stage("sum per day"):
+        clean, clean_rows, superseded = totals.frame() if files else (empty_demand_frame(), 0, 0)
     return ExtractResult(
         clean=clean,
         rejects=concat_rejects(rejects) if rejects else empty_rejects(),
@@ -159,6 +166,9 @@ class _DemandFile:
         self.known_locations = known_locations
         self.first = epoch_day(totals.start)
         self.last = epoch_day(totals.end)
+        # Days since the range's start in the narrowest type (numpy radix-sorts 8/16 bits).
+        days = self.last - self.first + 1
+        self.day_dtype = np.uint8 if days <= 2**8 else np.uint16 if days <= 2**16 else np.int32
         self.clean_rows = 0
         self.rejects: list[pd.DataFrame] = []
         self.undated: list[pd.DataFrame] = []
@@ -170,8 +180,10 @@ class _DemandFile:
         return sum(len(r) for r in self.rejects)
 
     def read(self, dialect: FileDialect) -> None:
-        for block in iter_text_blocks(self.path, DEMAND, dialect):
-            checked = check_block(block, DEMAND, dialect, str(self.path), self.known_locations)
+        blocks = iter_text_blocks(self.path, DEMAND, dialect, _BLOCK_BYTES)
+        for block in stage_clock.waits("read", blocks):
+            with stage_clock.stage("validate"):
+                checked = check_block(block, DEMAND, dialect, str(self.path), self.known_locations)
             self._add(block, checked)
         if self.undated and self.earliest is None:
             self._refuse_undated(whole_file=True)
@@ -181,42 +193,52 @@ class _DemandFile:
 
     def _add(self, block: TextBlock, checked: CheckedBlock) -> None:
         date = checked.columns["date"]
+        # Worked out per distinct date (a block has few), then taken per row.
         distinct_days = date.values.astype("datetime64[D]").astype(np.int64)
-        day = distinct_days[date.codes]
-        dated = day != _NO_DAY
+        dated = distinct_days != _NO_DAY
         if dated.any():
-            earliest = int(day[dated].min())
+            earliest = int(distinct_days[dated].min())
             self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
-        wanted = ~checked.bad & (day >= self.first) & (day <= self.last)
-        count = int(wanted.sum())
+        in_range = (distinct_days >= self.first) & (distinct_days <= self.last)
+        wanted = in_range[date.codes]
+        wanted &= ~checked.bad
+        count = int(np.count_nonzero(wanted))
         if count:
             location, code, quantity = (
                 checked.columns["location"],
                 checked.columns["code"],
                 checked.columns["quantity"],
             )
-            every = count == len(wanted)
-            pick = slice(None) if every else wanted
-            self.totals.add(
-                self.priority,
-                day[pick],
-                location.codes[pick],
-                location.values,
-                code.codes[pick],
-                code.values,
-                quantity.values[quantity.codes[pick]],
-            )
+            pick = slice(None) if count == len(wanted) else wanted
+            offset = np.where(in_range, distinct_days - self.first, 0).astype(self.day_dtype)
+            with stage_clock.stage("sum per day"):
+                self.totals.add(
+                    self.priority,
+                    offset[date.codes[pick]],
+                    location.codes[pick],
+                    location.values,
+                    code.codes[pick],
+                    code.values,
+                    quantity.values[quantity.codes[pick]],
+                )
             self.clean_rows += count
-        self._sort_rejects(block, checked.rejects, day)
+        self._sort_rejects(block, checked.rejects, date.codes, distinct_days)
 
-    def _sort_rejects(self, block: TextBlock, rejects: pd.DataFrame, day: np.ndarray) -> None:
+    def _sort_rejects(
+        self,
+        block: TextBlock,
+        rejects: pd.DataFrame,
+        date_codes: np.ndarray,
+        distinct_days: np.ndarray,
+    ) -> None:
         """Keep rejects dated in range; hold undated ones (malformed rows, unreadable dates)."""
         if rejects.empty:
             return
         lines = rejects["line"].to_numpy()
         at = np.minimum(np.searchsorted(block.lines, lines), max(len(block.lines) - 1, 0))
         is_row = (block.lines[at] == lines) if len(block.lines) else np.zeros(len(lines), bool)
-        reject_day = np.where(is_row, day[at] if len(day) else _NO_DAY, _NO_DAY)
+        day = distinct_days[date_codes[at]] if len(date_codes) else _NO_DAY
+        reject_day = np.where(is_row, day, _NO_DAY)
         undated = reject_day == _NO_DAY
         self.rejects.append(rejects[(reject_day >= self.first) & (reject_day <= self.last)])
         if not undated.any():
