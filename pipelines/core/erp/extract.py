@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.core import stage_clock
+from pipelines.core.erp import reader
 from pipelines.core.erp.contract import CONTRACTS, DEMAND, FileKind
 from pipelines.core.erp.demand_totals import DemandTotals, empty_demand_frame, epoch_day
 from pipelines.core.erp.drops import complete_drops, history_files, kind_files, require_drop
@@ -30,9 +31,6 @@ from pipelines.core.rejects import concat_rejects, empty_rejects
 # rejects would otherwise be held until the end of the file to find the file's first day).
 MAX_UNDATED_ROWS = 1_000_000
 _NO_DAY = np.iinfo(np.int64).min
-# Text validated and summed at once. Measured at 10M rows: as fast as 32 MB blocks and 40-60 MB
-# less peak (three blocks are alive at a time: parsed ahead, queued, being summed).
-_BLOCK_BYTES = 16 << 20
 
 
 @dataclass
@@ -180,7 +178,9 @@ class _DemandFile:
         return sum(len(r) for r in self.rejects)
 
     def read(self, dialect: FileDialect) -> None:
-        blocks = iter_text_blocks(self.path, DEMAND, dialect, _BLOCK_BYTES)
+        # Half the reader's validation block (16 MB): measured at 10M rows, as fast as whole
+        # blocks and 40-60 MB less peak (three blocks live: parsed ahead, queued, being summed).
+        blocks = iter_text_blocks(self.path, DEMAND, dialect, reader.BLOCK_BYTES // 2)
         for block in stage_clock.waits("read", blocks):
             with stage_clock.stage("validate"):
                 checked = check_block(block, DEMAND, dialect, str(self.path), self.known_locations)
