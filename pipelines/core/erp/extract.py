@@ -133,7 +133,7 @@ def extract_demand(
             rows_read += demand_file.clean_rows + demand_file.rejected_rows
             rejects += demand_file.rejects
     release_free_memory()  # the parser's pages, before the final frame's columns are made
-    with stage_clock.stage("sum per day"):
+    with stage_clock.stage("sum per day, final"):
         clean, clean_rows, superseded = totals.frame() if files else (empty_demand_frame(), 0, 0)
     return ExtractResult(
         clean=clean,
