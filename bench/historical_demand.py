@@ -75,14 +75,28 @@ def label(rows: int) -> str:
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """This process's peak RSS. Not ru_maxrss: Linux carries that over from the parent across
+    fork and exec, so a child started by a large parent would report the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB
 
 
 # --- data ---------------------------------------------------------------------------------------
 
 
 def demand_file(rows: int, order: str) -> Path:
-    """The history CSV of `rows` rows in `order` (generated once): N/100 item x location series
+    """The history CSV of `rows` rows in `order`, generated once, in a child process (so the
+    driver, whose children are measured, stays small)."""
+    path = DATA_DIR / f"demand_{rows}_{order}.csv"
+    if not path.exists():
+        child(["generate", str(rows), order])
+    return path
+
+
+def generate_demand_file(rows: int, order: str) -> Path:
+    """Writes the history CSV of `rows` rows in `order`: N/100 item x location series
     drawn from 100,000 products x 20 locations, 100 days each, one line per series and day;
     quantities are whole units, about one in ten with a half. The three orders hold the same
     lines."""
@@ -301,9 +315,14 @@ MEASURES = {
 }
 
 
-def run_child(kind: str, path: str) -> None:
+def run_child(kind: str, args: list[str]) -> None:
     sys.path.insert(0, str(ROOT))
-    result = measure_pixee() if kind == "pixee" else MEASURES[kind](Path(path))
+    if kind == "generate":
+        result = {"path": str(generate_demand_file(rows_arg(args[0]), args[1]))}
+    elif kind == "pixee":
+        result = measure_pixee()
+    else:
+        result = MEASURES[kind](Path(args[0]))
     print(json.dumps(result))
 
 
@@ -347,7 +366,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
-        run_child(kind, rest[0] if rest else "")
+        run_child(kind, rest)
         return
 
     paths = ["project", "reader"]
