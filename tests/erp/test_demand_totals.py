@@ -19,14 +19,17 @@ LOCATIONS = np.array(["WH-B", "WH-A", "WH-C"])
 CODES = np.array([f"SKU-{i:03d}" for i in range(40)])[::-1]  # first seen is not text order
 
 
-def rows(rng: np.random.Generator, count: int, days: int, priority: int) -> pd.DataFrame:
+def rows(
+    rng: np.random.Generator, count: int, days: int, priority: int, unit: float = 0.25
+) -> pd.DataFrame:
+    """Quantities in steps of `unit`: 0.25 is exact in float32 (kept so), 0.1 is not."""
     return pd.DataFrame(
         {
             "priority": priority,
             "day": rng.integers(0, days, count),
             "location": rng.choice(LOCATIONS, count),
             "code": rng.choice(CODES, count),
-            "quantity": rng.integers(0, 9, count) / 4,
+            "quantity": rng.integers(0, 9, count) * unit,
         }
     )
 
@@ -73,19 +76,20 @@ def check(totals: DemandTotals, sources: list[pd.DataFrame]) -> None:
     assert list(frame["location"].cat.categories) == sorted(set(expected["location"]))
 
 
+@pytest.mark.parametrize("unit", [0.25, 0.1])
 @pytest.mark.parametrize("drops", [0, 2])
 @pytest.mark.parametrize("history_rows", [6000, 900], ids=["dense days", "sparse days"])
 @pytest.mark.parametrize("days", [3, 60])
 @pytest.mark.parametrize("dense_cells", [demand_totals._DENSE_CELLS, 0], ids=["count", "group"])
 def test_order_lines_and_priorities_give_the_reference_totals(
-    monkeypatch, history_rows, days, dense_cells, drops
+    monkeypatch, history_rows, days, dense_cells, drops, unit
 ):
     """Blocks summed by counting or only grouped by day; days placed by rank or sorted; one
     source, or drops over the history."""
     monkeypatch.setattr(demand_totals, "_DENSE_CELLS", dense_cells)
     rng = np.random.default_rng(5)
-    history = rows(rng, history_rows, days, priority=0)  # many order lines per key
-    sources = [history, *(rows(rng, 400, days, priority=p) for p in (7, 9)[:drops])]
+    history = rows(rng, history_rows, days, priority=0, unit=unit)  # many order lines per key
+    sources = [history, *(rows(rng, 400, days, priority=p, unit=unit) for p in (7, 9)[:drops])]
     check(fed(sources, block_rows=300), sources)
 
 

@@ -83,8 +83,9 @@ class _PairIds:
 
 
 class _Piece(NamedTuple):
-    """One block's totals of one day: distinct series ids, their sums, source rows per total
-    (None: one each), and the block's source priority."""
+    """One block's totals of one day: series ids, their sums (float32 when that holds them
+    exactly, see `_narrow_sums`), source rows per total (None: one each), and the block's
+    source priority."""
 
     priority: int
     series: np.ndarray
@@ -239,7 +240,7 @@ class DemandTotals:
         )
         for offset, series, sums, rows in _block_pieces(day, ids, quantity, len(self._series)):
             pieces = self._days.setdefault(offset, [])
-            pieces.append(_Piece(priority, series, sums, rows))
+            pieces.append(_Piece(priority, series, _narrow_sums(sums), rows))
             entries = self._entries.get(offset, 0) + len(series)
             if entries > _COMPACT_AT * len(self._series) + _COMPACT_MIN:
                 # More totals than series: order lines of one key in several blocks. Summing
@@ -277,7 +278,7 @@ def _day_totals(
     superseded): where a series has several totals, only those of its highest priority count,
     summed (in the order the blocks came)."""
     ranks = rank_of_series[_joined(pieces, "series")]
-    sums = _joined(pieces, "sums")
+    sums = _sums(pieces)
     kept = sum(p.source_rows for p in pieces)
     one_priority = len({p.priority for p in pieces}) == 1
     if one_priority and 2 * len(ranks) >= len(rank_of_series):
@@ -321,11 +322,23 @@ def _compacted(pieces: list[_Piece]) -> list[_Piece]:
             _Piece(
                 priority,
                 ids[starts].astype(np.int32),
-                np.add.reduceat(_joined(same, "sums")[order], starts),
+                _narrow_sums(np.add.reduceat(_sums(same)[order], starts)),
                 np.add.reduceat(_source_rows(same)[order], starts),
             )
         )
     return merged
+
+
+def _narrow_sums(sums: np.ndarray) -> np.ndarray:
+    """The sums as float32 when every one of them is exactly a float32 (whole and half units
+    are; 0.1 is not), else as they are: a history's totals then take 8 bytes each, not 12."""
+    narrow = sums.astype(np.float32)
+    return narrow if np.array_equal(narrow, sums) else sums
+
+
+def _sums(pieces: list[_Piece]) -> np.ndarray:
+    """The pieces' sums end to end, as float64 (summed at full precision)."""
+    return _joined(pieces, "sums").astype(np.float64, copy=False)
 
 
 def _joined(pieces: list[_Piece], name: str) -> np.ndarray:
