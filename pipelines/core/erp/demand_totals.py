@@ -1,13 +1,13 @@
 """Daily demand totals built as blocks stream in, so memory holds totals, not source lines.
 
-A block's rows get a series id (location x code, numbered as first seen) and are summed per day
-and series within the block. The totals are kept per day, one piece per block and day with the
-block's source priority. `frame` then writes the days in order: a day's pieces are put in
-(location, code) text order with one sort of that day's totals (never one over the whole
-range), totals of a lower priority than the key's highest are dropped as superseded, the rest
-summed, and the day goes straight into the final columns while its pieces are released.
-Location and code stay integer ids until then; the frame's `location` and `code` are
-categoricals with sorted categories (the kept rows' values only).
+A block's rows get a series id (location x code, numbered as first seen) and are grouped by day,
+one piece per block and day with the block's source priority; order lines are summed in the
+block when one counting pass does it (a file sorted by date), else when their day is. `frame`
+then writes the days in order, each straight into the final columns while its pieces are
+released: a day's totals go in (location, code) text order (placed by rank when most series
+have one, else one sort of that day's totals, never one over the whole range), those of a lower
+priority than their key's highest are dropped as superseded, the rest summed. The frame's
+`location` and `code` are categoricals with sorted categories (the kept rows' values only).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from pipelines.core.free_memory import release_free_memory
 from pipelines.core.ordered_pool import ordered_map
-from pipelines.core.packed_sort import run_starts, sorted_with_order
+from pipelines.core.packed_sort import bits_for, run_starts, sorted_with_order
 
 _EPOCH = dt.date(1970, 1, 1)
 _NS_PER_DAY = 86_400 * 10**9
@@ -34,7 +34,7 @@ _SERIES_MASK = (1 << _SERIES_BITS) - 1
 # MB), else by hashing.
 _DENSE_PAIRS = 1 << 22
 # Order lines of a block are summed by counting over day x series cells up to this many (or 4
-# per row), else by sorting.
+# per row); else the block's rows are only grouped by day.
 _DENSE_CELLS = 1 << 20
 # A day's pieces are summed per series and source once they hold more totals than this many
 # per series (plus a few), so order lines spread over many blocks cost memory only once.
@@ -106,7 +106,7 @@ def _block_pieces(
     sorted by date); otherwise the rows are only grouped by day, and summed when the day is."""
     first = int(day.min())
     span = int(day.max()) - first + 1
-    bits = _bits(series)
+    bits = bits_for(series)
     if span << bits <= max(4 * len(day), _DENSE_CELLS):
         cell = day.astype(np.int64)
         cell -= first
@@ -167,7 +167,7 @@ class _SeriesIds:
         code_codes: np.ndarray,
     ) -> np.ndarray:
         """Per row, its series id (int32); `*_ids` are the global ids of the block's values."""
-        code_bits = _bits(len(code_ids))
+        code_bits = bits_for(len(code_ids))
         space = len(location_ids) << code_bits
         pair = location_codes.astype(np.int64) << code_bits
         pair |= code_codes
@@ -193,11 +193,6 @@ class _SeriesIds:
         if len(self) > np.iinfo(np.int32).max:
             raise ValueError("more than 2**31 location x code series in one demand extract")
         return ids.astype(np.int32)
-
-
-def _bits(count: int) -> int:
-    """Bits that hold the numbers 0..count-1."""
-    return max(count - 1, 0).bit_length()
 
 
 @dataclass

@@ -25,6 +25,7 @@ from pipelines.core.erp.mapping import ErpMapping, FileDialect
 from pipelines.core.erp.reader import LINE, ExportFileError, TextBlock, iter_text_blocks
 from pipelines.core.erp.validate import FILE, CheckedBlock, check_block, drop_duplicate_keys
 from pipelines.core.free_memory import release_free_memory
+from pipelines.core.packed_sort import smallest_uint
 from pipelines.core.rejects import concat_rejects, empty_rejects
 
 # A history file whose first this-many rows have no readable date is refused as a whole (its
@@ -164,9 +165,7 @@ class _DemandFile:
         self.known_locations = known_locations
         self.first = epoch_day(totals.start)
         self.last = epoch_day(totals.end)
-        # Days since the range's start in the narrowest type (numpy radix-sorts 8/16 bits).
-        days = self.last - self.first + 1
-        self.day_dtype = np.uint8 if days <= 2**8 else np.uint16 if days <= 2**16 else np.int32
+        self.day_dtype = smallest_uint(self.last - self.first + 1)  # days since the start
         self.clean_rows = 0
         self.rejects: list[pd.DataFrame] = []
         self.undated: list[pd.DataFrame] = []

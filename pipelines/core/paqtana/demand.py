@@ -21,7 +21,7 @@ from pipelines.core.erp.contract import DEMAND
 from pipelines.core.free_memory import release_free_memory
 from pipelines.core.locations import WorkspaceMapping
 from pipelines.core.ordered_pool import ordered_map
-from pipelines.core.packed_sort import run_starts
+from pipelines.core.packed_sort import bits_for, run_starts, smallest_uint
 from pipelines.core.paqtana.columns import float_values, lexical_factorize, require_columns
 from pipelines.core.paqtana.contract import (
     DEFAULT_BODY_CAP_BYTES,
@@ -110,11 +110,6 @@ def build_historical_demand_chunks(
         del demand  # from here on only `columns` holds the frame's arrays, and lets them go
         rows = _DemandRows.prepare(columns, workspaces, org_workspaces, rows_per_build)
     return rows.build(cap_bytes)
-
-
-def _narrowest_int(count: int) -> type:
-    """The narrowest integer type for the numbers 0..count-1."""
-    return np.int8 if count <= 2**7 else np.int16 if count <= 2**15 else np.int32
 
 
 @dataclass(frozen=True)
@@ -312,11 +307,6 @@ def _drain(groups: deque[_DemandGroup]) -> Iterator[_DemandGroup]:
         yield groups.popleft()
 
 
-def _bits(count: int) -> int:
-    """Bits that hold the numbers 0..count-1."""
-    return max(count - 1, 0).bit_length()
-
-
 def _datetime_values(column: pd.Series) -> np.ndarray:
     """The dates as datetime64 values (a view of the column where possible)."""
     if isinstance(column.dtype, pd.DatetimeTZDtype):
@@ -357,7 +347,7 @@ class _Days:
                 high = int(day.max()) if high is None else max(high, int(day.max()))
         _refuse_times_of_day(not_midnight)
         low, high = (0, 0) if low is None else (low, high)
-        offsets = np.zeros(len(ticks), dtype=_narrowest_uint(high - low + 1))
+        offsets = np.zeros(len(ticks), dtype=smallest_uint(high - low + 1))
         for rows in _slices(len(ticks)):
             day = ticks[rows] // per_day - low
             day[missing[rows]] = 0
@@ -373,7 +363,7 @@ class _Days:
         _refuse_times_of_day(int(lengths[distinct % per_day != 0].sum()))
         days = distinct // per_day
         first, count = int(days[0]), int(days[-1] - days[0]) + 1
-        offsets = np.repeat((days - first).astype(_narrowest_uint(count)), lengths)
+        offsets = np.repeat((days - first).astype(smallest_uint(count)), lengths)
         return cls(first, count, offsets, None)
 
 
@@ -385,11 +375,6 @@ def _refuse_times_of_day(rows: int) -> None:
 def _slices(count: int) -> Iterator[slice]:
     for start in range(0, count, _ROWS_PER_PASS):
         yield slice(start, min(start + _ROWS_PER_PASS, count))
-
-
-def _narrowest_uint(count: int) -> type:
-    """The narrowest unsigned type for the numbers 0..count-1."""
-    return np.uint8 if count <= 2**8 else np.uint16 if count <= 2**16 else np.uint32
 
 
 @dataclass(frozen=True)
@@ -406,15 +391,15 @@ class _KeyLayout:
 
     @property
     def day_bits(self) -> int:
-        return _bits(self.days)
+        return bits_for(self.days)
 
     @property
     def code_bits(self) -> int:
-        return _bits(self.codes)
+        return bits_for(self.codes)
 
     @property
     def location_bits(self) -> int:
-        return _bits(self.locations)
+        return bits_for(self.locations)
 
     @property
     def group_shift(self) -> int:
@@ -422,7 +407,7 @@ class _KeyLayout:
 
     @property
     def bits(self) -> int:
-        return _bits(self.groups + 1) + self.group_shift
+        return bits_for(self.groups + 1) + self.group_shift
 
 
 class _SortedRows:
@@ -456,7 +441,7 @@ class _SortedRows:
                 f"days ({layout.days}) to be ordered by one 64-bit key"
             )
         count = len(day_offsets)
-        position_bits = _bits(count) if layout.bits + _bits(count) <= 63 else 0
+        position_bits = bits_for(count) if layout.bits + bits_for(count) <= 63 else 0
         keys = np.empty(count, dtype=np.int64)
         for rows in _slices(count):  # a slice at a time: no full-length temporaries
             key = keys[rows]
@@ -506,7 +491,7 @@ def _encode_quantities(quantity: np.ndarray) -> tuple[np.ndarray, pa.Array | Non
         return quantity, None
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     del encoded
-    return codes.astype(_narrowest_int(len(distinct)), copy=False), distinct.cast(_TEXT)
+    return codes.astype(smallest_uint(len(distinct)), copy=False), distinct.cast(_TEXT)
 
 
 def _demand_objects(group: _DemandGroup, rows: _DemandRows, room: int) -> _DemandObjects | None:
