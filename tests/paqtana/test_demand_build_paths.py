@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from pipelines.core.locations import WorkspaceMapping
-from pipelines.core.paqtana import demand as demand_module
+from pipelines.core.paqtana import demand_text
 from pipelines.core.paqtana.demand import build_historical_demand_chunks
 
 WORKSPACES = WorkspaceMapping({"L9": "WS-NINE"}, default="WS-MAIN")
@@ -119,14 +119,14 @@ def test_a_time_of_day_is_refused_on_either_path(shuffle: bool) -> None:
 
 def test_a_handed_over_frame_is_let_go_before_the_bodies_are_built(monkeypatch) -> None:
     alive_while_packing = []
-    pack = demand_module._BodyPacker.add
+    pack = demand_text.BodyPacker.add
 
     def add(packer, objects):
         gc.collect()
         alive_while_packing.append(frame_ref() is not None)
         return pack(packer, objects)
 
-    monkeypatch.setattr(demand_module._BodyPacker, "add", add)
+    monkeypatch.setattr(demand_text.BodyPacker, "add", add)
     frames = [daily_totals()]
     frame_ref = weakref.ref(frames[0])
 
