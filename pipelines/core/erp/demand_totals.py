@@ -1,35 +1,47 @@
 """Daily demand totals built as blocks stream in, so memory holds totals, not source lines.
 
-Each row becomes one int64 key (day since the range start, then its location x code series),
-and a block's order lines are summed per key as it arrives. At the end one sort by (day,
-location, code) puts equal keys side by side: totals of a lower priority than the key's highest
-(history under a daily drop, an older drop under a newer one) are dropped as superseded, the rest
-summed. Location and code stay integer ids until the final frame, whose `location` and `code` are
-categoricals with sorted categories (the kept rows' values only).
+A block's rows get a series id (location x code, numbered as first seen) and are grouped by day,
+one piece per block and day with the block's source priority; order lines are summed in the
+block when one counting pass does it (a file sorted by date), else when their day is. `frame`
+then writes the days in order, each straight into the final columns while its pieces are
+released: a day's totals go in (location, code) text order (placed by rank when most series
+have one, else one sort of that day's totals, never one over the whole range), those of a lower
+priority than their key's highest are dropped as superseded, the rest summed. The frame's
+`location` and `code` are categoricals with sorted categories (the kept rows' values only).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.core.free_memory import release_free_memory
+from pipelines.core.ordered_pool import ordered_map
+from pipelines.core.packed_sort import bits_for, run_starts, sorted_with_order
+
 _EPOCH = dt.date(1970, 1, 1)
+_NS_PER_DAY = 86_400 * 10**9
 _SERIES_BITS = 32
 _SERIES_MASK = (1 << _SERIES_BITS) - 1
 # Location x code pairs of a block are found with a dense table up to this many cells (a few
 # MB), else by hashing.
 _DENSE_PAIRS = 1 << 22
-# Capacity a column reserves up front: address space only (pages are committed when written),
-# so small extracts cost nothing and large ones rarely grow (each growth copies the column).
-_RESERVED = 1 << 23
 # Order lines of a block are summed by counting over day x series cells up to this many (or 4
-# per row), else by hashing.
+# per row); else the block's rows are only grouped by day.
 _DENSE_CELLS = 1 << 20
+# A day's pieces are summed per series and source once they hold more totals than this many
+# per series (plus a few), so order lines spread over many blocks cost memory only once.
+_COMPACT_AT = 2
+_COMPACT_MIN = 1 << 16
+# Totals written to the final columns between two releases of freed memory (see `frame`).
+_RELEASE_EVERY = 1 << 20
 
 
 def epoch_day(day: dt.date) -> int:
@@ -70,69 +82,117 @@ class _PairIds:
         return ids.astype(np.int64, copy=False)
 
 
-class _Column:
-    """A 1-D array that grows by appending: spare capacity is only reserved (the OS commits
-    pages when written), so a column of any length is one array, never a list of parts to
-    concatenate (which would hold the data twice)."""
+class _Piece(NamedTuple):
+    """One block's totals of one day: series ids, their sums (float32 when that holds them
+    exactly, see `_narrow_sums`), source rows per total (None: one each), and the block's
+    source priority."""
 
-    def __init__(self, dtype: type, fill: object = None, size: int = 0) -> None:
-        self.data = np.empty(max(size, _RESERVED), dtype=dtype)
-        if fill is not None:
-            self.data[:size] = fill
-        self.size = size
+    priority: int
+    series: np.ndarray
+    sums: np.ndarray
+    rows: np.ndarray | None
 
-    def extend(self, values: np.ndarray | int, count: int | None = None) -> None:
-        count = len(values) if count is None else count
-        if self.size + count > len(self.data):
-            grown = np.empty(max(2 * len(self.data), self.size + count), dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-        self.data[self.size : self.size + count] = values
-        self.size += count
-
-    def take(self) -> np.ndarray:
-        """The values (a view); the column is emptied."""
-        data, self.data = self.data[: self.size], np.empty(0, dtype=self.data.dtype)
-        self.size = 0
-        return data
+    @property
+    def source_rows(self) -> int:
+        return len(self.series) if self.rows is None else int(self.rows.sum())
 
 
-def _block_totals(
-    offset: np.ndarray, rank: np.ndarray, series: np.ndarray, quantity: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """One block's rows (day offset, rank of the row's series in `series`, the block's distinct
-    series ids; quantity) summed per key: (keys, quantities, source rows or None if one each)."""
-    first, span = int(offset.min()), int(offset.max() - offset.min()) + 1
-    cells = span * len(series)
-    if cells <= max(4 * len(offset), _DENSE_CELLS):
-        # Few days x series in the block (a file sorted by date): one counting pass.
-        cell = (offset - first) * len(series) + rank
-        counts = np.bincount(cell, minlength=cells)
+def _block_pieces(
+    day: np.ndarray, ids: np.ndarray, quantity: np.ndarray, series: int
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """One block's rows (day offset, series id, quantity) as one piece per day, in day order:
+    (day, series ids, quantities, source rows per total or None if one each). Order lines are
+    summed here when that is one counting pass (few days x series in the block, as in a file
+    sorted by date); otherwise the rows are only grouped by day, and summed when the day is."""
+    first = int(day.min())
+    span = int(day.max()) - first + 1
+    bits = bits_for(series)
+    if span << bits <= max(4 * len(day), _DENSE_CELLS):
+        cell = day.astype(np.int64)
+        cell -= first
+        cell <<= bits
+        cell |= ids
+        counts = np.bincount(cell, minlength=span << bits)
         kept = np.flatnonzero(counts)
-        if len(kept) == len(offset):
-            return (offset << _SERIES_BITS) | series[rank], quantity, None
-        sums = np.bincount(cell, weights=quantity, minlength=cells)[kept]
-        keys = ((kept // len(series) + first) << _SERIES_BITS) | series[kept % len(series)]
-        return keys, sums, counts[kept].astype(np.int32)
-    keys = (offset << _SERIES_BITS) | series[rank]
-    codes, distinct = pd.factorize(keys)
-    if len(distinct) == len(keys):
-        return keys, quantity, None
-    sums = np.bincount(codes, weights=quantity, minlength=len(distinct))
-    return distinct, sums, np.bincount(codes, minlength=len(distinct)).astype(np.int32)
+        if len(kept) == len(day):
+            by_cell = np.empty(span << bits, dtype=np.float64)
+            by_cell[cell] = quantity  # keeps each value exactly as read (-0.0 too)
+            sums, rows = by_cell[kept], None
+        else:
+            sums = np.bincount(cell, weights=quantity, minlength=span << bits)[kept]
+            rows = counts[kept].astype(np.int32)
+        kept_ids = (kept & ((1 << bits) - 1)).astype(np.int32)
+        # Views: such a block's days are consecutive, so `frame`, writing days in order, still
+        # frees the block as soon as its last day is written.
+        for offset, part in _day_runs(np.bincount(kept >> bits, minlength=span), first):
+            yield offset, kept_ids[part], sums[part], None if rows is None else rows[part]
+        return
+    # A stable counting sort by day (numpy radix-sorts 8 and 16 bit integers); each day's rows
+    # are gathered into arrays of their own, so `frame` frees each day as it writes it.
+    order = np.argsort(day, kind="stable") if day.dtype.itemsize <= 2 else sorted_with_order(day)[1]
+    for offset, part in _day_runs(np.bincount(day), 0):
+        rows_of_day = order[part]
+        yield offset, ids[rows_of_day], quantity[rows_of_day], None
 
 
-def _distinct(values: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
-    """(each value's rank among the distinct values, the distinct values) for values in
-    0..space-1: a presence table when the space is small, else hashing."""
-    if space > _DENSE_PAIRS:
-        return pd.factorize(values)
-    present = np.zeros(space, dtype=bool)
-    present[values] = True
-    distinct = np.flatnonzero(present)
-    rank = np.empty(space, dtype=np.int64)
-    rank[distinct] = np.arange(len(distinct))
-    return rank[values], distinct
+def _day_runs(per_day: np.ndarray, first: int) -> Iterator[tuple[int, slice]]:
+    """(day, its rows) of each day with rows, given the rows per day from `first` on, for rows
+    grouped by day in order."""
+    present = np.flatnonzero(per_day)
+    ends = np.cumsum(per_day[present])
+    starts = ends - per_day[present]
+    for day, start, end in zip(
+        (present + first).tolist(), starts.tolist(), ends.tolist(), strict=True
+    ):
+        yield day, slice(start, end)
+
+
+class _SeriesIds:
+    """Stable ids for location x code series, numbered as first seen. A block's rows find theirs
+    through a table over the block's (location, code) code pairs, kept between blocks."""
+
+    def __init__(self) -> None:
+        self.pairs = _PairIds()
+        self._seen = np.zeros(0, dtype=bool)  # all False between blocks
+        self._table = np.zeros(0, dtype=np.int32)
+
+    def __len__(self) -> int:
+        return len(self.pairs.index)
+
+    def ids(
+        self,
+        location_ids: np.ndarray,
+        location_codes: np.ndarray,
+        code_ids: np.ndarray,
+        code_codes: np.ndarray,
+    ) -> np.ndarray:
+        """Per row, its series id (int32); `*_ids` are the global ids of the block's values."""
+        code_bits = bits_for(len(code_ids))
+        space = len(location_ids) << code_bits
+        pair = location_codes.astype(np.int64) << code_bits
+        pair |= code_codes
+        if space > _DENSE_PAIRS:
+            rank, distinct = pd.factorize(pair)
+            return self._register(location_ids, code_ids, code_bits, distinct)[rank]
+        if len(self._seen) < space:
+            self._seen = np.zeros(space, dtype=bool)
+            self._table = np.zeros(space, dtype=np.int32)
+        self._seen[pair] = True
+        distinct = np.flatnonzero(self._seen[:space])
+        self._seen[distinct] = False
+        self._table[distinct] = self._register(location_ids, code_ids, code_bits, distinct)
+        return self._table[pair]
+
+    def _register(
+        self, location_ids: np.ndarray, code_ids: np.ndarray, code_bits: int, pairs: np.ndarray
+    ) -> np.ndarray:
+        keys = (location_ids[pairs >> code_bits] << _SERIES_BITS) | code_ids[
+            pairs & ((1 << code_bits) - 1)
+        ]
+        ids = self.pairs.ids(keys)
+        if len(self) > np.iinfo(np.int32).max:
+            raise ValueError("more than 2**31 location x code series in one demand extract")
+        return ids.astype(np.int32)
 
 
 @dataclass
@@ -143,14 +203,11 @@ class DemandTotals:
     end: dt.date
     _locations: _TextIds = field(default_factory=_TextIds)
     _codes: _TextIds = field(default_factory=_TextIds)
-    _series: _PairIds = field(default_factory=_PairIds)
-    # Per total: key, summed quantity, source rows (None: one each), source priority (None:
-    # all the same, `_priority_seen`).
-    _keys: _Column = field(default_factory=lambda: _Column(np.int64))
-    _sums: _Column = field(default_factory=lambda: _Column(np.float64))
-    _rows: _Column | None = None
-    _priorities: _Column | None = None
-    _priority_seen: int | None = None
+    _series: _SeriesIds = field(default_factory=_SeriesIds)
+    # Day offset (from `start`) -> that day's pieces, in the order the blocks came, and their
+    # number of totals.
+    _days: dict[int, list[_Piece]] = field(default_factory=dict)
+    _entries: dict[int, int] = field(default_factory=dict)
 
     @property
     def first_day(self) -> int:
@@ -166,120 +223,179 @@ class DemandTotals:
         codes: pd.Index,
         quantity: np.ndarray,
     ) -> None:
-        """Rows of one block, all within start..end: epoch days, location and code as codes
-        into the block's distinct values, quantities (float64)."""
+        """Rows of one block, all within start..end: days since `start`, location and code as
+        codes into the block's distinct values, quantities (float64)."""
         if len(day) == 0:
             return
-        location_ids = self._locations.ids(locations)
-        code_ids = self._codes.ids(codes)
-        width = max(len(codes), 1)
-        pair = location_codes.astype(np.int64) * width + code_codes
-        rank, distinct = _distinct(pair, len(locations) * width)
-        series = self._series.ids(
-            (location_ids[distinct // width] << _SERIES_BITS) | code_ids[distinct % width]
+        ids = self._series.ids(
+            self._locations.ids(locations),
+            location_codes,
+            self._codes.ids(codes),
+            code_codes,
         )
-        if len(self._series.index) > _SERIES_MASK:
-            raise ValueError("more than 2**32 location x code series in one demand extract")
-        keys, sums, rows = _block_totals(day - self.first_day, rank, series, quantity)
-        if rows is not None and self._rows is None:
-            self._rows = _Column(np.int32, fill=1, size=self._keys.size)
-        if self._rows is not None:
-            self._rows.extend(1 if rows is None else rows, len(keys))
-        if self._priority_seen is None:
-            self._priority_seen = priority
-        if priority != self._priority_seen and self._priorities is None:
-            self._priorities = _Column(np.int32, fill=self._priority_seen, size=self._keys.size)
-        if self._priorities is not None:
-            self._priorities.extend(priority, len(keys))
-        self._keys.extend(keys)
-        self._sums.extend(sums)
+        for offset, series, sums, rows in _block_pieces(day, ids, quantity, len(self._series)):
+            pieces = self._days.setdefault(offset, [])
+            pieces.append(_Piece(priority, series, _narrow_sums(sums), rows))
+            entries = self._entries.get(offset, 0) + len(series)
+            if entries > _COMPACT_AT * len(self._series) + _COMPACT_MIN:
+                # More totals than series: order lines of one key in several blocks. Summing
+                # them now keeps memory at the totals, not the lines.
+                pieces[:] = _compacted(pieces)
+                entries = sum(len(p.series) for p in pieces)
+            self._entries[offset] = entries
 
     def frame(self) -> tuple[pd.DataFrame, int, int]:
         """(daily totals sorted by date, location, code; source rows kept; source rows
-        superseded by a higher priority). One sort does it all: equal keys become neighbours,
-        those of lower priority than the key's highest are dropped, the rest summed."""
-        keys, sums = self._keys.take(), self._sums.take()
-        rows = None if self._rows is None else self._rows.take()
-        priority = None if self._priorities is None else self._priorities.take()
+        superseded by a higher priority). The totals are consumed."""
         order = _SeriesOrder(self)
-        # Key -> sort key: same day, then the series' rank in (location, code) order.
-        ranks = keys & _SERIES_MASK
-        np.take(order.rank, ranks, out=ranks)
-        keys >>= _SERIES_BITS
-        keys <<= _SERIES_BITS
-        keys |= ranks
-        del ranks
-        if len(keys) > 1 and not (keys[1:] >= keys[:-1]).all():
-            # Timsort: near linear on runs, as a file sorted by date gives.
-            sort = np.argsort(keys, kind="stable")
-            keys = keys[sort]  # each reassignment frees the unsorted array before the next
-            sums = sums[sort]
-            rows = None if rows is None else rows[sort]
-            priority = None if priority is None else priority[sort]
-            del sort
-        superseded = 0
-        starts = _group_starts(keys)
-        if priority is not None and len(starts) < len(keys):
-            lengths = np.diff(np.append(starts, len(keys)))
-            keep = priority == np.repeat(np.maximum.reduceat(priority, starts), lengths)
-            del lengths
-            if not keep.all():
-                superseded = int((~keep).sum() if rows is None else rows[~keep].sum())
-                keys, sums = keys[keep], sums[keep]
-                rows = None if rows is None else rows[keep]
-                starts = _group_starts(keys)
-            del keep
-        del priority
-        clean_rows = len(keys) if rows is None else int(rows.sum())
-        if len(starts) < len(keys):
-            sums = np.add.reduceat(sums, starts)
-            keys = keys[starts]
-        del starts, rows
-        return order.frame(keys, sums, self.first_day), clean_rows, superseded
+        columns = _FrameColumns(
+            sum(len(p.series) for pieces in self._days.values() for p in pieces), order
+        )
+        clean_rows = superseded = released = 0
+        days = sorted(self._days)
+        merged = ordered_map(lambda day: _day_totals(self._days.pop(day), order.rank), days)
+        for day, (ranks, sums, kept, dropped) in zip(days, merged, strict=True):
+            columns.append(self.first_day + day, ranks, sums)
+            clean_rows += kept
+            superseded += dropped
+            if columns.size - released >= _RELEASE_EVERY:
+                # The days written so far free their pieces: give that memory back before
+                # the next days' columns grow into new pages.
+                release_free_memory()
+                released = columns.size
+        return columns.frame(), clean_rows, superseded
 
 
-def _group_starts(keys: np.ndarray) -> np.ndarray:
-    """Where each run of equal keys starts in sorted `keys`."""
-    if len(keys) == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+def _day_totals(
+    pieces: list[_Piece], rank_of_series: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """One day's pieces as (series ranks in text order, totals, source rows kept, source rows
+    superseded): where a series has several totals, only those of its highest priority count,
+    summed (in the order the blocks came)."""
+    ranks = rank_of_series[_joined(pieces, "series")]
+    sums = _sums(pieces)
+    kept = sum(p.source_rows for p in pieces)
+    one_priority = len({p.priority for p in pieces}) == 1
+    if one_priority and 2 * len(ranks) >= len(rank_of_series):
+        # Most series have a total this day: place them by rank, no sort.
+        counts = np.bincount(ranks, minlength=len(rank_of_series))
+        present = np.flatnonzero(counts)
+        if len(present) == len(ranks):
+            by_rank = np.empty(len(rank_of_series), dtype=np.float64)
+            by_rank[ranks] = sums
+            return present, by_rank[present], kept, 0
+        totals = np.bincount(ranks, weights=sums, minlength=len(rank_of_series))
+        return present, totals[present], kept, 0
+    ranks, order = sorted_with_order(ranks)
+    sums = sums[order]
+    starts = run_starts(ranks)
+    if len(starts) == len(ranks):
+        return ranks, sums, kept, 0
+    superseded = 0
+    if not one_priority:
+        priority = np.repeat([p.priority for p in pieces], [len(p.series) for p in pieces])
+        priority = priority[order]
+        lengths = np.diff(np.append(starts, len(ranks)))
+        lower = priority != np.repeat(np.maximum.reduceat(priority, starts), lengths)
+        if lower.any():
+            superseded = int(_source_rows(pieces)[order][lower].sum())
+            ranks, sums = ranks[~lower], sums[~lower]
+            starts = run_starts(ranks)
+    return ranks[starts], np.add.reduceat(sums, starts), kept - superseded, superseded
+
+
+def _compacted(pieces: list[_Piece]) -> list[_Piece]:
+    """The pieces of one day with those of each priority merged into one, summed per series."""
+    by_priority: dict[int, list[_Piece]] = {}
+    for piece in pieces:
+        by_priority.setdefault(piece.priority, []).append(piece)
+    merged = []
+    for priority, same in by_priority.items():
+        ids, order = sorted_with_order(_joined(same, "series"))
+        starts = run_starts(ids)
+        merged.append(
+            _Piece(
+                priority,
+                ids[starts].astype(np.int32),
+                _narrow_sums(np.add.reduceat(_sums(same)[order], starts)),
+                np.add.reduceat(_source_rows(same)[order], starts),
+            )
+        )
+    return merged
+
+
+def _narrow_sums(sums: np.ndarray) -> np.ndarray:
+    """The sums as float32 when every one of them is exactly a float32 (whole and half units
+    are; 0.1 is not), else as they are: a history's totals then take 8 bytes each, not 12."""
+    narrow = sums.astype(np.float32)
+    return narrow if np.array_equal(narrow, sums) else sums
+
+
+def _sums(pieces: list[_Piece]) -> np.ndarray:
+    """The pieces' sums end to end, as float64 (summed at full precision)."""
+    return _joined(pieces, "sums").astype(np.float64, copy=False)
+
+
+def _joined(pieces: list[_Piece], name: str) -> np.ndarray:
+    """One field of the pieces, end to end (the array itself for one piece)."""
+    parts = [getattr(p, name) for p in pieces]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _source_rows(pieces: list[_Piece]) -> np.ndarray:
+    """Source rows per total of the pieces, end to end."""
+    return np.concatenate(
+        [np.ones(len(p.series), np.int32) if p.rows is None else p.rows for p in pieces]
+    )
 
 
 class _SeriesOrder:
-    """Series ids ranked by (location, code) text, and the categories for the final frame."""
+    """Series ids ranked by (location, code) text, and per rank the frame's category codes."""
 
     def __init__(self, totals: DemandTotals) -> None:
-        pairs = totals._series.index.to_numpy()
-        self.locations, location_rank = _lexical(totals._locations.values)
-        self.codes, code_rank = _lexical(totals._codes.values)
+        pairs = totals._series.pairs.index.to_numpy()
+        locations, location_rank = _lexical(totals._locations.values)
+        codes, code_rank = _lexical(totals._codes.values)
         series_location = location_rank[pairs >> _SERIES_BITS]
         series_code = code_rank[pairs & _SERIES_MASK]
         by_text = np.lexsort((series_code, series_location))
         self.rank = np.empty(len(pairs), dtype=np.int64)
         self.rank[by_text] = np.arange(len(pairs))
-        # Per rank: the location's and the code's rank among all values.
-        self.rank_location = series_location[by_text]
-        self.rank_code = series_code[by_text]
+        # Categories: the values some series uses (already in text order); every series has at
+        # least one total, a value of a block's refused rows only may have none.
+        self.location_codes, self.locations = _compact(series_location[by_text], locations)
+        self.code_codes, self.codes = _compact(series_code[by_text], codes)
 
-    def frame(self, keys: np.ndarray, sums: np.ndarray, first_day: int) -> pd.DataFrame:
-        """The final frame from sorted, distinct sort keys (consumed) and their totals."""
-        ranks = keys & _SERIES_MASK
-        present = np.zeros(len(self.rank), dtype=bool)
-        present[ranks] = True
-        # Categories: the locations and codes of the kept rows only (already in text order).
-        location, locations = _compact(self.rank_location, present, self.locations)
-        code, codes = _compact(self.rank_code, present, self.codes)
-        location_codes, code_codes = location[ranks], code[ranks]
-        del ranks
-        keys >>= _SERIES_BITS
-        keys += first_day
-        keys *= 86_400 * 10**9  # days -> ns, in place
+
+class _FrameColumns:
+    """The final columns, written day by day in order."""
+
+    def __init__(self, capacity: int, order: _SeriesOrder) -> None:
+        self.order = order
+        self.dates = np.empty(capacity, dtype=np.int64)
+        self.location = np.empty(capacity, dtype=order.location_codes.dtype)
+        self.code = np.empty(capacity, dtype=order.code_codes.dtype)
+        self.quantity = np.empty(capacity, dtype=np.float64)
+        self.size = 0
+
+    def append(self, epoch_day: int, ranks: np.ndarray, sums: np.ndarray) -> None:
+        rows = slice(self.size, self.size + len(ranks))
+        self.dates[rows] = epoch_day * _NS_PER_DAY
+        np.take(self.order.location_codes, ranks, out=self.location[rows])
+        np.take(self.order.code_codes, ranks, out=self.code[rows])
+        self.quantity[rows] = sums
+        self.size += len(ranks)
+
+    def frame(self) -> pd.DataFrame:
+        kept = slice(0, self.size)
         return pd.DataFrame(
             {
-                "date": keys.view("datetime64[ns]"),
-                "location": pd.Categorical.from_codes(location_codes, categories=locations),
-                "code": pd.Categorical.from_codes(code_codes, categories=codes),
-                "quantity": sums,
+                "date": self.dates[kept].view("datetime64[ns]"),
+                "location": pd.Categorical.from_codes(
+                    self.location[kept], categories=self.order.locations
+                ),
+                "code": pd.Categorical.from_codes(self.code[kept], categories=self.order.codes),
+                "quantity": self.quantity[kept],
             },
             copy=False,
         )
@@ -293,12 +409,10 @@ def _lexical(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return values.take(pa.array(order, type=pa.int64())), rank
 
 
-def _compact(
-    rank_value: np.ndarray, present: np.ndarray, values: pa.Array
-) -> tuple[np.ndarray, pd.Index]:
+def _compact(rank_value: np.ndarray, values: pa.Array) -> tuple[np.ndarray, pd.Index]:
     """Per series rank, the code of its value among the values in use; and those values."""
     used = np.zeros(len(values), dtype=bool)
-    used[rank_value[present]] = True
+    used[rank_value] = True
     remap = np.cumsum(used) - 1
     categories = pd.Index(values.filter(pa.array(used)).to_pandas(), dtype="str")
     return _narrow(remap[rank_value], len(categories)), categories

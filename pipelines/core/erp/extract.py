@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines.core import stage_clock
+from pipelines.core.erp import reader
 from pipelines.core.erp.contract import CONTRACTS, DEMAND, FileKind
 from pipelines.core.erp.demand_totals import DemandTotals, empty_demand_frame, epoch_day
 from pipelines.core.erp.drops import complete_drops, history_files, require_drop
@@ -24,6 +26,8 @@ from pipelines.core.erp.mapping import ErpMapping, FileDialect
 from pipelines.core.erp.reader import LINE, ExportFileError, TextBlock, iter_text_blocks
 from pipelines.core.erp.source import ReadableFile
 from pipelines.core.erp.validate import FILE, CheckedBlock, FileValidator, drop_duplicate_keys
+from pipelines.core.free_memory import release_free_memory
+from pipelines.core.packed_sort import smallest_uint
 from pipelines.core.rejects import concat_rejects, empty_rejects
 
 # Where a refused row came from, in the staged refused frame (the body builders read these).
@@ -150,7 +154,9 @@ def extract_demand(
             files.append(str(path))
             rows_read += demand_file.clean_rows + demand_file.rejected_rows
             rejects += demand_file.rejects
-    clean, clean_rows, superseded = totals.frame() if files else (empty_demand_frame(), 0, 0)
+    release_free_memory()  # the parser's pages, before the final frame's columns are made
+    with stage_clock.stage("sum per day, final"):
+        clean, clean_rows, superseded = totals.frame() if files else (empty_demand_frame(), 0, 0)
     return ExtractResult(
         clean=clean,
         rejects=concat_rejects(rejects) if rejects else empty_rejects(),
@@ -187,6 +193,7 @@ class _DemandFile:
         self.known_locations = known_locations
         self.first = epoch_day(totals.start)
         self.last = epoch_day(totals.end)
+        self.day_dtype = smallest_uint(self.last - self.first + 1)  # days since the start
         self.clean_rows = 0
         self.outside_rows = 0  # dated rows (clean or refused) outside start..end
         self.rejects: list[pd.DataFrame] = []
@@ -200,8 +207,13 @@ class _DemandFile:
 
     def read(self, dialect: FileDialect) -> None:
         validator = FileValidator(DEMAND, dialect, str(self.path), self.known_locations)
-        for block in iter_text_blocks(self.path, DEMAND, dialect):
-            self._add(block, validator.check(block))
+        # Half the reader's validation block (16 MB): measured at 10M rows, as fast as whole
+        # blocks and 40-60 MB less peak (three blocks live: parsed ahead, queued, being summed).
+        blocks = iter_text_blocks(self.path, DEMAND, dialect, reader.BLOCK_BYTES // 2)
+        for block in stage_clock.waits("read", blocks):
+            with stage_clock.stage("validate"):
+                checked = validator.check(block)
+            self._add(block, checked)
         validator.finish()
         if self.undated and self.earliest is None:
             self._refuse_undated(whole_file=True)
@@ -211,44 +223,54 @@ class _DemandFile:
 
     def _add(self, block: TextBlock, checked: CheckedBlock) -> None:
         date = checked.columns["date"]
+        # Worked out per distinct date (a block has few), then taken per row.
         distinct_days = date.values.astype("datetime64[D]").astype(np.int64)
-        day = distinct_days[date.codes]
-        dated = day != _NO_DAY
+        dated = distinct_days != _NO_DAY
         if dated.any():
-            earliest = int(day[dated].min())
+            earliest = int(distinct_days[dated].min())
             self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
-        in_range = (day >= self.first) & (day <= self.last)
-        wanted = ~checked.bad & in_range
-        self.outside_rows += int((~checked.bad & dated & ~in_range).sum())
-        count = int(wanted.sum())
+        in_range = (distinct_days >= self.first) & (distinct_days <= self.last)
+        wanted = in_range[date.codes]
+        wanted &= ~checked.bad
+        count = int(np.count_nonzero(wanted))
+        outside = (dated & ~in_range)[date.codes] & ~checked.bad
+        self.outside_rows += int(np.count_nonzero(outside))
         if count:
             location, code, quantity = (
                 checked.columns["location"],
                 checked.columns["code"],
                 checked.columns["quantity"],
             )
-            every = count == len(wanted)
-            pick = slice(None) if every else wanted
-            self.totals.add(
-                self.priority,
-                day[pick],
-                location.codes[pick],
-                location.values,
-                code.codes[pick],
-                code.values,
-                quantity.values[quantity.codes[pick]],
-            )
+            pick = slice(None) if count == len(wanted) else wanted
+            offset = np.where(in_range, distinct_days - self.first, 0).astype(self.day_dtype)
+            with stage_clock.stage("sum per day"):
+                self.totals.add(
+                    self.priority,
+                    offset[date.codes[pick]],
+                    location.codes[pick],
+                    location.values,
+                    code.codes[pick],
+                    code.values,
+                    quantity.values[quantity.codes[pick]],
+                )
             self.clean_rows += count
-        self._sort_rejects(block, checked.rejects, day)
+        self._sort_rejects(block, checked.rejects, date.codes, distinct_days)
 
-    def _sort_rejects(self, block: TextBlock, rejects: pd.DataFrame, day: np.ndarray) -> None:
+    def _sort_rejects(
+        self,
+        block: TextBlock,
+        rejects: pd.DataFrame,
+        date_codes: np.ndarray,
+        distinct_days: np.ndarray,
+    ) -> None:
         """Keep rejects dated in range; hold undated ones (malformed rows, unreadable dates)."""
         if rejects.empty:
             return
         lines = rejects["line"].to_numpy()
         at = np.minimum(np.searchsorted(block.lines, lines), max(len(block.lines) - 1, 0))
         is_row = (block.lines[at] == lines) if len(block.lines) else np.zeros(len(lines), bool)
-        reject_day = np.where(is_row, day[at] if len(day) else _NO_DAY, _NO_DAY)
+        day = distinct_days[date_codes[at]] if len(date_codes) else _NO_DAY
+        reject_day = np.where(is_row, day, _NO_DAY)
         undated = reject_day == _NO_DAY
         in_range = (reject_day >= self.first) & (reject_day <= self.last)
         self.rejects.append(rejects[in_range])

@@ -16,10 +16,13 @@ def require_columns(frame: pd.DataFrame, names: Iterable[str], what: str) -> Non
 
 
 def lexical_factorize(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """int32 codes whose order is the text order of the values (-1 for missing), plus the
-    values. Categoricals are re-ranked: their own category order need not be lexical."""
+    """Integer codes whose order is the text order of the values (-1 for missing), plus the
+    values. A categorical whose categories are already in text order (as extraction makes
+    them) gives its own codes, not a copy; others are re-ranked."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         categories = np.asarray(column.cat.categories.astype(str), dtype=object)
+        if pd.Index(categories).is_monotonic_increasing:  # categories are distinct
+            return column.cat.codes.to_numpy(), categories
         by_text = np.argsort(categories, kind="stable")
         # One take per row; the extra last slot maps a missing value's code -1 to -1.
         rank = np.full(len(categories) + 1, -1, dtype=np.int32)

@@ -52,7 +52,7 @@ def reject_unsendable_locations(
     """Reject rows whose location has no workspace or an unknown one; return the workspace code
     per unique location (reasons are built per location, then taken per row)."""
     ws_codes, unmapped, unknown = _location_workspaces(locations, workspaces, org_workspaces)
-    if len(locations) == 0:
+    if not (unmapped.any() or unknown.any()):  # every location is sendable: no per-row work
         return ws_codes
     present = loc_codes >= 0
     safe = np.where(present, loc_codes, 0)
