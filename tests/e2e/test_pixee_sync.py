@@ -55,10 +55,10 @@ def test_second_day_with_one_product_changed_sends_exactly_that_product(
     write_drop(exports, D1, products)
     changed = [dict(p) for p in products]
     changed[2]["name"] = "P3 renamed"
-    write_drop(exports, D2, changed)
     with calendar_day(next_day(D1)):
         first = materialize(PIXEE_CHAIN, D1, instance, res)
     assert first.success and meta(first, "pixee_products_sync")["to_send"] == 5
+    write_drop(exports, D2, changed)
     with calendar_day(next_day(D2)):
         second = materialize(PIXEE_CHAIN, D2, instance, res)
     m = meta(second, "pixee_products_sync")
@@ -71,9 +71,11 @@ def test_second_day_with_one_product_changed_sends_exactly_that_product(
 
 def test_unchanged_catalog_sends_zero_writes_and_counts_as_synced(res, instance, sandbox, exports):
     write_drop(exports, D1)
+    with calendar_day(next_day(D1)):
+        materialize(PIXEE_CHAIN, D1, instance, res)
     write_drop(exports, D2)
-    materialize(PIXEE_CHAIN, D1, instance, res)
-    second = materialize(PIXEE_CHAIN, D2, instance, res)
+    with calendar_day(next_day(D2)):
+        second = materialize(PIXEE_CHAIN, D2, instance, res)
     assert len(batch_posts(sandbox)) == 1
     assert meta(second, "pixee_products_sync")["cadence"] == (
         "nothing sent: no new or changed product since the last accepted sync"
@@ -84,15 +86,17 @@ def test_three_of_500_refused_are_kept_and_resent_next_day_alone(res, instance, 
     products = [{"ean": ean(i), "name": f"P{i}"} for i in range(1, 501)]
     refused = [ean(7), ean(250), ean(499)]
     write_drop(exports, D1, products)
-    write_drop(exports, D2, products)
     sandbox.add_fault(kind="partial_batch", vendor="pixee", eans=refused, message="EAN locked")
     with calendar_day(next_day(D1)):
         first = materialize(PIXEE_CHAIN, D1, instance, res)
     m = meta(first, "pixee_products_sync")
-    assert (m["created"], m["failed"]) == (497, 3)
+    assert (m["created"], m["failed"], m["still_failing"]) == (497, 3, 3)
     rejects = pd.read_csv(m["rejects_file"], dtype=str)
     assert sorted(rejects.value) == sorted(refused)
-    assert set(rejects.reason) == {"refused by Pixee: EAN locked"}
+    assert set(rejects.reason) == {
+        f"refused by Pixee: EAN locked (failing since {next_day(D1)}, refused by 1 send(s))"
+    }
+    write_drop(exports, D2, products)
     with calendar_day(next_day(D2)):
         second = materialize(PIXEE_CHAIN, D2, instance, res)
     assert meta(second, "pixee_products_sync")["to_send"] == 3
