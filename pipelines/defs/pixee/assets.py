@@ -76,7 +76,7 @@ def pixee_products_payload(
     _first, day = partition_days(context)
     store = staging.store()
     products = store.read_day("erp_products", day)
-    pxm_read = await_pxm_read(context)
+    pxm_read, waited_s = await_pxm_read(context)
     meta: dict = {"rows_in": len(products)}
     try:
         cache = read_catalog_cache(staging.pxm_cache_path())
@@ -87,7 +87,11 @@ def pixee_products_payload(
     choice = choose_cache(
         cache.meta if cache else None, state_db.ledger().now(), pxm.cache_age_limit_days
     )
-    meta |= {"enrichment": choice.why, "pxm_read_in_this_run": pxm_read}
+    meta |= {
+        "enrichment": choice.why,
+        "pxm_read_in_this_run": pxm_read,
+        "pxm_read_waited_s": round(waited_s, 1),
+    }
     if choice.age_days is not None:
         meta["pxm_cache_age_days"] = round(choice.age_days, 2)
     if choice.use and cache is not None:

@@ -114,19 +114,21 @@ def pxm_catalog_cache(
 
 def await_pxm_read(
     context: dg.AssetExecutionContext, *, wait_s: float = READ_WAIT_S, poll_s: float = 1.0
-) -> str:
-    """Wait for this run's PXM read step to end, whichever way, and say how it ended: the
-    payload is not downstream of it in the graph (see the module docstring)."""
+) -> tuple[str, float]:
+    """Wait for this run's PXM read step to end, whichever way: the payload is not downstream of
+    it in the graph (see the module docstring). Returns how it ended (`success`, `failure`,
+    `skipped`, `not in this run`, or still running past the wait) and the seconds waited."""
     instance, run = context.instance, context.run
     snapshot_id = run.execution_plan_snapshot_id
     plan = instance.get_execution_plan_snapshot(snapshot_id) if snapshot_id else None
     if plan is None or READ_STEP not in plan.step_keys_to_execute:
-        return "not in this run"
-    deadline = time.monotonic() + wait_s
+        return "not in this run", 0.0
+    started = time.monotonic()
     while True:
         [stats] = instance.get_run_step_stats(run.run_id, step_keys=[READ_STEP]) or [None]
+        waited = time.monotonic() - started
         if stats is not None and stats.end_time is not None:
-            return str(stats.status.value).lower()
-        if time.monotonic() >= deadline:
-            return f"still running after {wait_s:.0f}s"
+            return str(stats.status.value).lower(), waited
+        if waited >= wait_s:
+            return f"still running after {wait_s:.0f}s", waited
         time.sleep(poll_s)
