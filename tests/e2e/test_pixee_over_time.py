@@ -13,15 +13,14 @@ import httpx
 import pandas as pd
 import pytest
 
-from erp_sandbox import PxmCatalog, SandboxConfig, run_sandbox
 from pipelines.defs.automation.alerts import failure_alert
 from pipelines.defs.cadence.resources import CadenceGuardResource
-from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.pixee.resources import PixeeResource
-from tests.conftest import CANONICAL_MAPPING, LOCATIONS, ROOT, SAMPLE_EXPORTS
-from tests.e2e.conftest import base_resources, sandbox_resources
+from tests.conftest import SAMPLE_EXPORTS
+from tests.e2e.conftest import base_resources, erp_resource, sandbox_resources
 from tests.e2e.helpers import (
     PIXEE_CHAIN,
+    batch_posts,
     calendar_day,
     ean,
     materialize,
@@ -36,28 +35,8 @@ ENRICHMENT = "pxm_enrichment_from_todays_read"
 FORCE = CadenceGuardResource(force=True, reason="re-run of the 16th", endpoints=[])
 
 
-@pytest.fixture
-def exports(tmp_path):
-    return tmp_path / "exports"
-
-
-@pytest.fixture
-def res(resources, exports):
-    return resources | {
-        "erp": ErpExportsResource(
-            export_dir=str(exports),
-            mapping_file=str(CANONICAL_MAPPING),
-            locations_file=str(LOCATIONS),
-        )
-    }
-
-
 def catalog(n: int, **fields) -> list[dict]:  # noqa: ANN003
     return [{"ean": ean(i), "name": f"P{i}", "brand_name": "B", **fields} for i in range(1, n + 1)]
-
-
-def batch_posts(sandbox) -> list[dict]:  # noqa: ANN001
-    return [r for r in sandbox.requests("pixee") if r["path"].endswith("/products/batch")]
 
 
 def held(sandbox) -> dict[str, dict]:  # noqa: ANN001
@@ -276,35 +255,18 @@ def test_a_correction_is_followed_by_the_erp_fields_at_the_next_send(
     assert (held(sandbox)[ean(1)]["name"], held(sandbox)[ean(1)]["url_slug"]) == ("P1", "p-1")
 
 
-@pytest.fixture
-def pxm_sandbox():
-    config = SandboxConfig()
-    config.pxm.catalog = PxmCatalog.from_json_file(ROOT / "sample_data/pxm_catalog.json")
-    with run_sandbox(config) as box:
-        yield box
-
-
 def test_a_pxm_token_endpoint_answering_503_all_day_still_lets_the_pixee_batch_go_out(
-    tmp_path, instance, pxm_sandbox
+    tmp_path, instance, pxm_sandbox, exports
 ):
     sample = (SAMPLE_EXPORTS / "2026-11-21" / "products.csv").read_text().splitlines()
     late = sample[1].split(",")[0]  # a product the ERP adds on day 2, known to PXM
-    exports = tmp_path / "exports"
 
     def drop(day: str, rows: list[str]) -> None:
         folder = write_drop(exports, day)
         (folder / "products.csv").write_text("\n".join(rows) + "\n")
 
     resources = (
-        base_resources(tmp_path)
-        | sandbox_resources(pxm_sandbox)
-        | {
-            "erp": ErpExportsResource(
-                export_dir=str(exports),
-                mapping_file=str(CANONICAL_MAPPING),
-                locations_file=str(LOCATIONS),
-            )
-        }
+        base_resources(tmp_path) | sandbox_resources(pxm_sandbox) | {"erp": erp_resource(exports)}
     )
     drop(D1, [sample[0], *sample[2:]])
     first = sync_day(D1, instance, resources)

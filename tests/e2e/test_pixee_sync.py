@@ -4,17 +4,16 @@ resent, scopes are checked before any write, and the delta read feeds reconcilia
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from erp_sandbox import PixeeConfig, SandboxConfig, run_sandbox
-from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.staging import StagingResource
 from pipelines.defs.state_db import StateDatabaseResource
-from tests.conftest import CANONICAL_MAPPING, LOCATIONS
+from tests.e2e.conftest import erp_resource
 from tests.e2e.helpers import (
     PIXEE_CHAIN,
+    batch_posts,
     calendar_day,
     ean,
     materialize,
@@ -24,26 +23,6 @@ from tests.e2e.helpers import (
 )
 
 D1, D2 = "2026-11-20", "2026-11-21"
-
-
-@pytest.fixture
-def exports(tmp_path):
-    return tmp_path / "exports"
-
-
-@pytest.fixture
-def res(resources, exports, tmp_path):
-    return resources | {
-        "erp": ErpExportsResource(
-            export_dir=str(exports),
-            mapping_file=str(CANONICAL_MAPPING),
-            locations_file=str(LOCATIONS),
-        )
-    }
-
-
-def batch_posts(sandbox):
-    return [r for r in sandbox.requests("pixee") if r["path"].endswith("/products/batch")]
 
 
 def test_second_day_with_one_product_changed_sends_exactly_that_product(
@@ -108,11 +87,7 @@ def test_missing_write_scope_fails_before_any_write(tmp_path, instance, exports)
     config = SandboxConfig(pixee=PixeeConfig(api_keys={"pm_test_ro": ["ext:products:read"]}))
     with run_sandbox(config) as box:
         resources = {
-            "erp": ErpExportsResource(
-                export_dir=str(exports),
-                mapping_file=str(CANONICAL_MAPPING),
-                locations_file=str(LOCATIONS),
-            ),
+            "erp": erp_resource(exports),
             "staging": StagingResource(data_dir=str(tmp_path / "data")),
             "state_db": StateDatabaseResource(),
             "pixee": PixeeResource(base_url=box.pixee_url, api_key="pm_test_ro"),
