@@ -385,8 +385,8 @@ class PixeeClient(VendorClient):
         self, page_size: int = MAX_PAGE_SIZE, *, max_pages: int = 10_000
     ) -> ProductList:
         """Every product Pixee holds (GET /products, paged): the full copy that shows deletions.
-        Incomplete when fewer distinct EANs came back than the first page's `meta.total` (pages
-        shifted while a product was created or deleted): such a list must not replace a copy."""
+        Incomplete when fewer distinct EANs came back than `meta.total` (pages shifted while a
+        product was created): such a list must not replace a copy."""
         pages = self._pages("/products", {}, page_size, max_pages)
         return ProductList(pages.products, pages.count, pages.complete, pages.total)
 
