@@ -15,13 +15,26 @@ from pipelines.definitions import defs
 
 TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 STEP_END = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
-POOL_OF_STEP = {a.op.name: a.op.pool for a in defs.assets if a.op.pool}
-PXM_TOKEN = ("POST", "/v2.1/oauth/authorize")
 _GRAPH = defs.resolve_asset_graph()
+_STEPS = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.is_executable]
+POOL_OF_STEP = {a.op.name: a.op.pool for a in _STEPS if a.op.pool}
+PXM_TOKEN = ("POST", "/v2.1/oauth/authorize")
+
+
+def _upstream_steps(key: dg.AssetKey) -> set[str]:
+    """The steps that write what `key` reads; an observed asset (no step) stands for its own."""
+    steps: set[str] = set()
+    for parent in _GRAPH.get(key).parent_keys:
+        if _GRAPH.get(parent).is_executable:
+            steps.add(parent.to_user_string())
+        else:
+            steps |= _upstream_steps(parent)
+    return steps
+
+
 # asset step -> the asset steps whose staged files or caches it reads
 UPSTREAM_OF_STEP = {
-    key.to_user_string(): {p.to_user_string() for p in _GRAPH.get(key).parent_keys}
-    for key in _GRAPH.get_all_asset_keys()
+    key.to_user_string(): _upstream_steps(key) for key in _GRAPH.executable_asset_keys
 }
 
 
