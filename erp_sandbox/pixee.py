@@ -12,6 +12,9 @@ body is {"detail", "retry_after_seconds"} (both from the vendor's pages). Ours, 
 - POST /products answers 200 whether it created or updated (data.created says which).
 - `GET /products?updated_since=` is strict ("modified after"); `/products/delta?since=` is
   inclusive ("at or after"), each as its page says.
+- The API deletes nothing (the page has no DELETE); a person deletes in the PIM's own UI,
+  which `PixeeService.delete_in_pim` imitates. The delta never shows a deletion; the list's
+  `meta.total` counts what is left.
 """
 
 from __future__ import annotations
@@ -179,6 +182,10 @@ class PixeeService:
             return Answer(400, error_envelope(now, str(exc)))
         except ProductInvalid as exc:
             return Answer(422, error_envelope(now, str(exc)))
+
+    def delete_in_pim(self, ean: str) -> bool:
+        """A product deleted by a person in the PIM (not through the External API)."""
+        return self.store.delete_product(ean)
 
     # Reads -----------------------------------------------------------------------------------
 

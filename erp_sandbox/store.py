@@ -215,6 +215,10 @@ class SandboxStore:
                 ),
             )
 
+    def delete_product(self, ean: str) -> bool:
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM pixee_products WHERE ean = ?", (ean,)).rowcount > 0
+
     def products(
         self,
         *,

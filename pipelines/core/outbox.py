@@ -78,7 +78,7 @@ def pixee_responder(request: httpx.Request) -> httpx.Response:
             "errors": 0,
             "results": results,
         }
-    elif request.url.path.endswith("/products/delta"):
+    elif request.method == "GET" and request.url.path.endswith(("/products/delta", "/products")):
         data = []  # a dry-run reads nothing: the delta cursor stays where it is
     else:
         data = {}

@@ -82,15 +82,20 @@ cursors = sa.Table(
 )
 
 
-def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], key: list[str]) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE on SQLite and PostgreSQL alike."""
-    if not rows:
-        return
+def dialect_insert(conn: sa.Connection, table: sa.Table):  # noqa: ANN201 - an Insert
+    """An INSERT that takes ON CONFLICT, on SQLite and PostgreSQL alike."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table)
+    return insert(table)
+
+
+def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], key: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE on SQLite and PostgreSQL alike."""
+    if not rows:
+        return
+    statement = dialect_insert(conn, table)
     updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in key}
     conn.execute(statement.on_conflict_do_update(index_elements=key, set_=updates), rows)
 

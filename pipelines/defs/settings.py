@@ -59,6 +59,11 @@ HOLIDAYS_FILE = os.environ.get("SYNC_HOLIDAYS_FILE") or None
 DEMAND_CATCHUP_DAYS = int(os.environ.get("DEMAND_CATCHUP_DAYS") or 14)
 # A full-snapshot send that would remove more than this share of what the vendor holds stops.
 MAX_REMOVED_SHARE = float(os.environ.get("MAX_REMOVED_SHARE", "0.05"))
+# The status a product gets in Pixee once the ERP no longer exports it: inactive, archived, or
+# keep (send nothing). Checked when a sync uses it (pipelines/core/pixee/removals.py).
+PIXEE_REMOVED_STATUS = os.environ.get("PIXEE_REMOVED_STATUS") or "inactive"
+# The Pixee payload enriches from a PXM cache at most this old (days) when today's read failed.
+PXM_CACHE_MAX_AGE_DAYS = float(os.environ.get("PXM_CACHE_MAX_AGE_DAYS") or 7)
 # A fixed "now" for drills (ISO-8601): the ledger and the automation decide as on that moment.
 SYNC_NOW = os.environ.get("SYNC_NOW") or None
 # An attempt stays live this long without a heartbeat (renewed every quarter of it).

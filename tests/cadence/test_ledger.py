@@ -224,6 +224,28 @@ def test_an_older_snapshot_never_replaces_a_newer_one_even_forced(ledger, clock)
     assert "an older snapshot on purpose: the 21st's export was corrupt" in on_purpose.reason
 
 
+def test_a_newer_snapshot_the_vendor_took_in_part_supersedes_an_older_one(ledger, clock):
+    """A catalog send that stopped after some batches were accepted: the vendor holds those
+    products as the newer drop has them, so the older drop must not overwrite them."""
+    newer = ledger.claim(req(endpoint=INV, payload="new", as_of=DAY))
+    ledger.record_unit(newer.sync_id, 0, "batch-1", UnitStatus.ACCEPTED)
+    ledger.record_unit(newer.sync_id, 1, "batch-2", UnitStatus.REFUSED)
+    ledger.finish(newer.sync_id, Outcome.FAILED, requests=2)
+    clock.next_morning()
+    older = dict(endpoint=INV, payload="old", as_of=DAY - dt.timedelta(days=1))
+    forced = ledger.claim(req(run_id="run-b", kind=SyncKind.FORCED, reason="re-run", **older))
+    assert not forced.allowed
+    assert forced.reason.startswith("superseded: the vendor holds the newer snapshot of 2026-11-21")
+    # a newer send that reached the vendor with nothing accepted holds nothing
+    nothing = ledger.claim(
+        req(run_id="run-c", endpoint=INV, payload="x", as_of=DAY + dt.timedelta(1))
+    )
+    ledger.record_unit(nothing.sync_id, 0, "batch-1", UnitStatus.REFUSED)
+    ledger.finish(nothing.sync_id, Outcome.FAILED, requests=1)
+    clock.next_morning()
+    assert ledger.claim(req(run_id="run-d", endpoint=INV, payload="y", as_of=DAY)).allowed
+
+
 def test_backfill_is_beside_the_daily_budget_but_the_same_range_not_twice_a_day(ledger, clock):
     sent(ledger, req())
     label = "2025-11-18..2026-11-17"

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 import stamina
 
-from erp_sandbox import run_sandbox
+from erp_sandbox import PxmCatalog, SandboxConfig, run_sandbox
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.paqtana.resources import PaqtanaResource
@@ -15,7 +15,7 @@ from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.staging import StagingResource
 from pipelines.defs.state_db import StateDatabaseResource
 from pipelines.defs.sync_mode import SyncModeResource
-from tests.conftest import CANONICAL_MAPPING, LOCATIONS, SAMPLE_EXPORTS
+from tests.conftest import CANONICAL_MAPPING, LOCATIONS, ROOT, SAMPLE_EXPORTS
 
 DAY = "2026-11-21"
 
@@ -74,3 +74,30 @@ def sandbox_resources(sandbox) -> dict:  # noqa: ANN001
 @pytest.fixture
 def resources(tmp_path, sandbox):
     return base_resources(tmp_path) | sandbox_resources(sandbox)
+
+
+def erp_resource(exports) -> ErpExportsResource:  # noqa: ANN001
+    return ErpExportsResource(
+        export_dir=str(exports), mapping_file=str(CANONICAL_MAPPING), locations_file=str(LOCATIONS)
+    )
+
+
+@pytest.fixture
+def exports(tmp_path):
+    """The test's own ERP export folder: drops are written into it day by day."""
+    return tmp_path / "exports"
+
+
+@pytest.fixture
+def res(resources, exports):
+    """The sandbox's resources, reading the ERP drops from `exports`."""
+    return resources | {"erp": erp_resource(exports)}
+
+
+@pytest.fixture
+def pxm_sandbox():
+    """A sandbox whose PXM holds the sample catalog (150 of the sample ERP's products)."""
+    config = SandboxConfig()
+    config.pxm.catalog = PxmCatalog.from_json_file(ROOT / "sample_data/pxm_catalog.json")
+    with run_sandbox(config) as box:
+        yield box

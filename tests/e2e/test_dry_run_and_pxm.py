@@ -6,15 +6,12 @@ from __future__ import annotations
 import json
 
 import dagster as dg
-import pytest
 
-from erp_sandbox import PxmCatalog, SandboxConfig, run_sandbox
 from pipelines.defs.jobs import daily_sync
 from pipelines.defs.paqtana.resources import PaqtanaResource
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.sync_mode import SyncModeResource
-from tests.conftest import ROOT
 from tests.e2e.conftest import base_resources, sandbox_resources
 from tests.e2e.helpers import PIXEE_CHAIN, materialize, meta
 
@@ -67,14 +64,6 @@ def test_dry_run_leaves_the_budget_for_the_live_run(tmp_path, instance, sandbox)
     live = base_resources(tmp_path) | sandbox_resources(sandbox)
     result = dg.materialize(all_assets(), partition_key=DAY, instance=instance, resources=live)
     assert meta(result, "paqtana_master_inventory")["cadence"].startswith("sent: the write of")
-
-
-@pytest.fixture
-def pxm_sandbox():
-    config = SandboxConfig()
-    config.pxm.catalog = PxmCatalog.from_json_file(ROOT / "sample_data/pxm_catalog.json")
-    with run_sandbox(config) as box:
-        yield box
 
 
 def test_pxm_read_once_a_day_enriches_only_what_the_erp_left_empty(tmp_path, instance, pxm_sandbox):

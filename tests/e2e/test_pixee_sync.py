@@ -4,17 +4,16 @@ resent, scopes are checked before any write, and the delta read feeds reconcilia
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from erp_sandbox import PixeeConfig, SandboxConfig, run_sandbox
-from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.staging import StagingResource
 from pipelines.defs.state_db import StateDatabaseResource
-from tests.conftest import CANONICAL_MAPPING, LOCATIONS
+from tests.e2e.conftest import erp_resource
 from tests.e2e.helpers import (
     PIXEE_CHAIN,
+    batch_posts,
     calendar_day,
     ean,
     materialize,
@@ -26,26 +25,6 @@ from tests.e2e.helpers import (
 D1, D2 = "2026-11-20", "2026-11-21"
 
 
-@pytest.fixture
-def exports(tmp_path):
-    return tmp_path / "exports"
-
-
-@pytest.fixture
-def res(resources, exports, tmp_path):
-    return resources | {
-        "erp": ErpExportsResource(
-            export_dir=str(exports),
-            mapping_file=str(CANONICAL_MAPPING),
-            locations_file=str(LOCATIONS),
-        )
-    }
-
-
-def batch_posts(sandbox):
-    return [r for r in sandbox.requests("pixee") if r["path"].endswith("/products/batch")]
-
-
 def test_second_day_with_one_product_changed_sends_exactly_that_product(
     res, instance, sandbox, exports
 ):
@@ -55,10 +34,10 @@ def test_second_day_with_one_product_changed_sends_exactly_that_product(
     write_drop(exports, D1, products)
     changed = [dict(p) for p in products]
     changed[2]["name"] = "P3 renamed"
-    write_drop(exports, D2, changed)
     with calendar_day(next_day(D1)):
         first = materialize(PIXEE_CHAIN, D1, instance, res)
     assert first.success and meta(first, "pixee_products_sync")["to_send"] == 5
+    write_drop(exports, D2, changed)
     with calendar_day(next_day(D2)):
         second = materialize(PIXEE_CHAIN, D2, instance, res)
     m = meta(second, "pixee_products_sync")
@@ -71,9 +50,11 @@ def test_second_day_with_one_product_changed_sends_exactly_that_product(
 
 def test_unchanged_catalog_sends_zero_writes_and_counts_as_synced(res, instance, sandbox, exports):
     write_drop(exports, D1)
+    with calendar_day(next_day(D1)):
+        materialize(PIXEE_CHAIN, D1, instance, res)
     write_drop(exports, D2)
-    materialize(PIXEE_CHAIN, D1, instance, res)
-    second = materialize(PIXEE_CHAIN, D2, instance, res)
+    with calendar_day(next_day(D2)):
+        second = materialize(PIXEE_CHAIN, D2, instance, res)
     assert len(batch_posts(sandbox)) == 1
     assert meta(second, "pixee_products_sync")["cadence"] == (
         "nothing sent: no new or changed product since the last accepted sync"
@@ -84,15 +65,17 @@ def test_three_of_500_refused_are_kept_and_resent_next_day_alone(res, instance, 
     products = [{"ean": ean(i), "name": f"P{i}"} for i in range(1, 501)]
     refused = [ean(7), ean(250), ean(499)]
     write_drop(exports, D1, products)
-    write_drop(exports, D2, products)
     sandbox.add_fault(kind="partial_batch", vendor="pixee", eans=refused, message="EAN locked")
     with calendar_day(next_day(D1)):
         first = materialize(PIXEE_CHAIN, D1, instance, res)
     m = meta(first, "pixee_products_sync")
-    assert (m["created"], m["failed"]) == (497, 3)
+    assert (m["created"], m["failed"], m["still_failing"]) == (497, 3, 3)
     rejects = pd.read_csv(m["rejects_file"], dtype=str)
     assert sorted(rejects.value) == sorted(refused)
-    assert set(rejects.reason) == {"refused by Pixee: EAN locked"}
+    assert set(rejects.reason) == {
+        f"refused by Pixee: EAN locked (failing since {next_day(D1)}, refused by 1 send(s))"
+    }
+    write_drop(exports, D2, products)
     with calendar_day(next_day(D2)):
         second = materialize(PIXEE_CHAIN, D2, instance, res)
     assert meta(second, "pixee_products_sync")["to_send"] == 3
@@ -104,11 +87,7 @@ def test_missing_write_scope_fails_before_any_write(tmp_path, instance, exports)
     config = SandboxConfig(pixee=PixeeConfig(api_keys={"pm_test_ro": ["ext:products:read"]}))
     with run_sandbox(config) as box:
         resources = {
-            "erp": ErpExportsResource(
-                export_dir=str(exports),
-                mapping_file=str(CANONICAL_MAPPING),
-                locations_file=str(LOCATIONS),
-            ),
+            "erp": erp_resource(exports),
             "staging": StagingResource(data_dir=str(tmp_path / "data")),
             "state_db": StateDatabaseResource(),
             "pixee": PixeeResource(base_url=box.pixee_url, api_key="pm_test_ro"),

@@ -45,14 +45,15 @@ def catalog(sandbox):
     return sandbox
 
 
-def run_corrections(tmp_path, instance, pixee, text, method="PATCH", sync_mode=None):
+def run_corrections(tmp_path, instance, pixee, text, method="PATCH", sync_mode=None, **more):
     path = tmp_path / "fix.csv"
     path.write_text(text)
     resources = base_resources(tmp_path) | {"pixee": pixee}
     if sync_mode is not None:
         resources["sync_mode"] = sync_mode
     defs = dg.Definitions(jobs=[pixee_patch_products], resources=resources)
-    config = {"ops": {OP_NAME: {"config": {"corrections_file": str(path), "method": method}}}}
+    op_config = {"corrections_file": str(path), "method": method, **more}
+    config = {"ops": {OP_NAME: {"config": op_config}}}
     return defs.resolve_job_def("pixee_patch_products").execute_in_process(
         run_config=config, instance=instance, raise_on_error=False
     )
@@ -125,9 +126,31 @@ def test_patch_changes_only_the_given_fields_and_an_unknown_ean_fails_only_its_r
     assert description.endswith(f"{result.run_id}.csv")
 
 
-def test_put_replaces_the_product_so_fields_left_out_become_null(tmp_path, instance, catalog):
+def test_put_without_confirm_put_is_refused_before_any_request(tmp_path, instance, catalog):
+    before = len(catalog.requests("pixee"))
     result = run_corrections(
         tmp_path, instance, sandbox_pixee(catalog), f"ean,name\n{A},Alpha renamed\n", method="PUT"
+    )
+
+    assert not result.success
+    assert len(catalog.requests("pixee")) == before  # not even the scope check
+    description = failure(result).user_failure_data.description
+    assert description.startswith(
+        "method: PUT replaces the whole product: every field not in the file becomes null in "
+        "Pixee (brand_name, description, short_description, "
+    )
+    assert "Nothing was sent" in description and "add confirm_put: true" in description
+    assert product(catalog, A)["brand_name"] == "KIMEX"
+
+
+def test_put_replaces_the_product_so_fields_left_out_become_null(tmp_path, instance, catalog):
+    result = run_corrections(
+        tmp_path,
+        instance,
+        sandbox_pixee(catalog),
+        f"ean,name\n{A},Alpha renamed\n",
+        method="PUT",
+        confirm_put=True,
     )
 
     assert result.success

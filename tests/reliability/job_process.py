@@ -89,14 +89,17 @@ def daily_sync_command(day: str, run_config: Path) -> list[str]:
     ]
 
 
-def start_daily_sync(root: Path, env: dict[str, str], name: str, day: str = DAY) -> JobProcess:
+def start_daily_sync(
+    root: Path, env: dict[str, str], name: str, day: str = DAY, executor: str = "in_process"
+) -> JobProcess:
     """Launch the deployment's command for one day. Steps run in the run's own process (the
-    in_process executor) so that killing that process kills the send it is making."""
+    in_process executor) so that killing that process kills the send it is making;
+    `executor="multiprocess"` runs each step in its own process, as a deployment does."""
     home = root / "home"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    config = root / "in_process.yaml"
-    config.write_text("execution:\n  config:\n    in_process: {}\n")
+    config = root / f"{executor}.yaml"
+    config.write_text(f"execution:\n  config:\n    {executor}: {{}}\n")
     output = root / f"{name}.log"
     command = daily_sync_command(day, config)
     with output.open("wb") as sink:

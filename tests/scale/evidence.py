@@ -15,17 +15,29 @@ from pipelines.definitions import defs
 
 TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 STEP_END = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
-POOL_OF_STEP = {a.op.name: a.op.pool for a in defs.assets if a.op.pool}
-PXM_TOKEN = ("POST", "/v2.1/oauth/authorize")
 _GRAPH = defs.resolve_asset_graph()
+_STEPS = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.is_executable]
+POOL_OF_STEP = {a.op.name: a.op.pool for a in _STEPS if a.op.pool}
+PXM_TOKEN = ("POST", "/v2.1/oauth/authorize")
 # asset -> the step that materializes it (one step may materialize several: paqtana_sync)
-_STEP_OF = {key: _GRAPH.get(key).assets_def.node_def.name for key in _GRAPH.get_all_asset_keys()}
+_STEP_OF = {key: _GRAPH.get(key).assets_def.node_def.name for key in _GRAPH.executable_asset_keys}
+
+
+def _upstream_steps(key: dg.AssetKey) -> set[str]:
+    """The steps that write what `key` reads; an observed asset (no step) stands for its own."""
+    steps: set[str] = set()
+    for parent in _GRAPH.get(key).parent_keys:
+        if _GRAPH.get(parent).is_executable:
+            steps.add(_STEP_OF[parent])
+        else:
+            steps |= _upstream_steps(parent)
+    return steps
+
+
 # asset step -> the asset steps whose staged files or caches it reads
 UPSTREAM_OF_STEP: dict[str, set[str]] = {}
 for _key, _step in _STEP_OF.items():
-    UPSTREAM_OF_STEP.setdefault(_step, set()).update(
-        _STEP_OF[p] for p in _GRAPH.get(_key).parent_keys
-    )
+    UPSTREAM_OF_STEP.setdefault(_step, set()).update(_upstream_steps(_key))
 
 
 def assert_sent_once(sandbox: Sandbox, engine: sa.Engine) -> None:

@@ -106,6 +106,42 @@ def test_a_refused_unit_does_not_stop_the_others_and_holds_the_flag_back(ledger)
     assert vendor.finishing == 1  # once, after the last data
 
 
+class RefusalsKept:
+    """A state writer that also keeps refusals, as the Pixee writer does."""
+
+    def __init__(self) -> None:
+        self.refused: dict[str, str] = {}
+
+    def unit_accepted(self, conn, unit, answer) -> None:  # noqa: ANN001
+        pass
+
+    def send_succeeded(self, conn) -> None:  # noqa: ANN001
+        pass
+
+    def unit_refused(self, conn, unit, items) -> None:  # noqa: ANN001
+        assert conn.in_transaction()  # the one that records the unit refused
+        self.refused |= items
+
+
+def test_a_whole_unit_refused_reaches_a_writer_that_keeps_refusals(ledger):
+    state = RefusalsKept()
+    result = run_send(
+        plan(),
+        request("run-1"),
+        ledger,
+        RefusingSender(MergingVendor(), KillSwitch()),
+        state=state,
+        heartbeat_s=3600,
+    )
+    assert state.refused == result.refused == {f"1-{i}": "bad quantity" for i in range(4)}
+    sync_id = ledger.entries()[-1]["id"]
+    assert [u["status"] for u in ledger.unit_records(sync_id)] == [
+        "accepted",
+        "refused",
+        "accepted",
+    ]
+
+
 class UnavailableSender(FakeSender):
     def send(self, unit: Unit, *, finishing: bool):  # noqa: ANN201
         raise VendorError("Pixee", "POST", "/products/batch", 503, "maintenance")

@@ -10,8 +10,9 @@ pass:
 - a read endpoint takes at most one successful read a calendar day;
 - an attempt still live (its lease renewed by a heartbeat, its run alive) blocks any other on the
   same endpoint, whatever day or range it is for;
-- a snapshot (the master inventory, the catalog) older than the one the vendor last accepted is
-  never sent, forced or not; only `older_snapshot_reason` (a separate, recorded choice) does;
+- a snapshot (the master inventory, the catalog) older than one the vendor took, whole or in
+  part, is never sent, forced or not; only `older_snapshot_reason` (a separate, recorded choice)
+  does;
 - a payload identical to the endpoint's last accepted one is not sent (nothing new);
 - the demand history backfill is the initial-load exception: beside the daily budget, but the
   same range twice on one calendar day is refused;
@@ -285,9 +286,7 @@ class CadenceLedger:
                 )
             return None
         if req.snapshot and req.data_as_of is not None and not req.older_snapshot_reason:
-            newer = self._last(
-                conn, s.data_as_of > req.data_as_of.isoformat(), _succeeded(), endpoint=req.endpoint
-            )
+            newer = self._newer_snapshot_taken(conn, req)
             if newer is not None:
                 return _Refusal(
                     Outcome.SKIPPED,
@@ -336,6 +335,22 @@ class CadenceLedger:
                     f"(run {last.run_id}, for {last.range_label})",
                 )
         return None
+
+    def _newer_snapshot_taken(self, conn: sa.Connection, req: SyncRequest) -> sa.Row | None:
+        """The last send of a newer snapshot the vendor took, whole or in part: one that
+        succeeded, or one that stopped after the vendor accepted some of its units (the Pixee
+        batches it took hold that drop's products, whatever became of the others)."""
+        assert req.data_as_of is not None
+        s = syncs.c
+        took_units = sa.exists().where(
+            units.c.sync_id == s.id, units.c.status == UnitStatus.ACCEPTED.value
+        )
+        return self._last(
+            conn,
+            s.data_as_of > req.data_as_of.isoformat(),
+            sa.or_(_succeeded(), took_units),
+            endpoint=req.endpoint,
+        )
 
     def _live_attempt(
         self, conn: sa.Connection, req: SyncRequest, now: dt.datetime

@@ -7,7 +7,8 @@ write back, so a product is marked synced only after Pixee accepted that exact b
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,22 +19,37 @@ from pipelines.core.pixee.payloads import (
     content_hash,
     result_message,
 )
+from pipelines.core.pixee.removals import restored
+from pipelines.core.pixee.synced_state import Held
 
 NO_RESULT_MESSAGE = "no result for this EAN in the batch answer"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
 class UpsertPlan:
-    """What one sync sends. `new + changed + resent + unchanged` is the catalog size;
-    `resent` counts unchanged products sent anyway by a full resync."""
+    """What one sync sends. `new + changed + requeued + resent + unchanged` is the catalog size;
+    `resent` counts unchanged products sent anyway by a full resync, `requeued` unchanged ones
+    sent again because Pixee no longer holds them as accepted (edited or deleted there, or
+    corrected by hand). `retried` of those sent are products Pixee refused before, `restored`
+    products back in the ERP after being sent as removed (see `removals`)."""
 
     to_send: list[dict[str, Any]]
-    # ean -> content hash of the body in `to_send`, to mark as synced once accepted.
+    # ean -> content hash of the ERP's product in `to_send`, to mark as synced once accepted.
     hashes: dict[str, str]
     new: int
     changed: int
     unchanged: int
     resent: int = 0
+    requeued: int = 0
+    retried: int = 0
+    restored: int = 0
+
+    @property
+    def pending(self) -> bool:
+        """It carries products Pixee is known not to hold as the ERP has them (refused, or
+        requeued): whatever the last accepted payload was, this one is not held."""
+        return bool(self.retried or self.requeued)
 
     def batches(self, size: int = MAX_BATCH) -> list[list[dict[str, Any]]]:
         return batches(self.to_send, size)
@@ -41,16 +57,18 @@ class UpsertPlan:
 
 def plan_upserts(
     products: Sequence[dict[str, Any]],
-    synced: Mapping[str, str],
+    synced: Mapping[str, str | Held],
     *,
     full_resync: bool = False,
+    refused: Collection[str] = frozenset(),
 ) -> UpsertPlan:
-    """Products that are new or whose body differs from the last one Pixee accepted, in input
-    order. An unchanged catalog plans nothing; `full_resync` sends everything (for example after
-    data was edited in Pixee by hand)."""
+    """Products that are new, whose body differs from the last one Pixee accepted, or that are
+    requeued, in input order; `refused` are the EANs Pixee refused and has not accepted since.
+    An unchanged catalog plans nothing; `full_resync` sends everything (for example after data
+    was edited in Pixee by hand)."""
     to_send: list[dict[str, Any]] = []
     hashes: dict[str, str] = {}
-    new = changed = unchanged = resent = 0
+    new = changed = unchanged = resent = requeued = retried = restored_count = 0
     seen: set[str] = set()
     duplicates: list[str] = []
     for product in products:
@@ -60,22 +78,31 @@ def plan_upserts(
             continue
         seen.add(ean)
         digest = content_hash(product)
-        previous = synced.get(ean)
-        if previous == digest:
-            if not full_resync:
-                unchanged += 1
-                continue
-            resent += 1
-        elif previous is None:
+        held = synced.get(ean)
+        if isinstance(held, str):
+            held = Held(held, _EPOCH)
+        if held is None:
             new += 1
-        else:
+        elif held.content_hash != digest:
             changed += 1
-        to_send.append(product)
+        elif held.requeued:
+            requeued += 1
+        elif full_resync:
+            resent += 1
+        else:
+            unchanged += 1
+            continue
+        body = restored(product, held)
+        restored_count += body is not None
+        retried += ean in refused
+        to_send.append(body or product)
         hashes[ean] = digest
     if duplicates:
         # Two bodies for one EAN in a run: which one Pixee keeps would depend on batch order.
         raise ValueError(f"{len(duplicates)} duplicate EAN(s) in products, e.g. {duplicates[:5]}")
-    return UpsertPlan(to_send, hashes, new, changed, unchanged, resent)
+    return UpsertPlan(
+        to_send, hashes, new, changed, unchanged, resent, requeued, retried, restored_count
+    )
 
 
 @dataclass(frozen=True)

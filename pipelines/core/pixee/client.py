@@ -197,6 +197,29 @@ class DeltaRead:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ProductList:
+    """Every product Pixee holds, as one paged read returned them."""
+
+    products: list[dict[str, Any]]
+    pages: int
+    complete: bool
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class _Pages:
+    products: list[dict[str, Any]]  # one per EAN
+    count: int
+    first_meta: dict[str, Any]
+    total: int | None
+    duplicates: int
+
+    @property
+    def complete(self) -> bool:
+        return self.total is None or len(self.products) >= self.total
+
+
 class PixeeClient(VendorClient):
     """Pixee External API calls. Callers check scopes first: `require_scopes(WRITE_SCOPE)` before
     any write, `require_scopes(READ_SCOPE)` before any read."""
@@ -333,16 +356,52 @@ class PixeeClient(VendorClient):
         already read. If the read returns fewer distinct EANs than `meta.total` (items shifted
         between pages), the read is marked incomplete and the cursor stays at `since`.
         """
+        pages = self._pages("/products/delta", {"since": since}, page_size, max_pages)
+        first_updated_at = pages.first_meta.get("updated_at")
+        complete = pages.complete
+        cursor = first_updated_at if complete and isinstance(first_updated_at, str) else since
+        return DeltaRead(
+            products=pages.products,
+            pages=pages.count,
+            cursor=cursor,
+            complete=complete,
+            total=pages.total,
+            duplicates=pages.duplicates,
+            meta=pages.first_meta,
+        )
+
+    def catalog_total(self) -> int:
+        """How many products Pixee holds now (`meta.total` of GET /products, one item asked):
+        the delta shows what was created or updated, never what was deleted, so a total below
+        the local copy's count is how a deletion shows."""
+        endpoint = "/products"
+        _data, meta = self._call("GET", endpoint, params={"page": "1", "page_size": "1"})
+        total = meta.get("total")
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            raise VendorError(VENDOR, "GET", endpoint, 200, f"meta.total is not a count: {total!r}")
+        return total
+
+    def list_products(
+        self, page_size: int = MAX_PAGE_SIZE, *, max_pages: int = 10_000
+    ) -> ProductList:
+        """Every product Pixee holds (GET /products, paged): the full copy that shows deletions.
+        Incomplete when fewer distinct EANs came back than `meta.total` (pages shifted while a
+        product was created): such a list must not replace a copy."""
+        pages = self._pages("/products", {}, page_size, max_pages)
+        return ProductList(pages.products, pages.count, pages.complete, pages.total)
+
+    def _pages(
+        self, endpoint: str, params: dict[str, str], page_size: int, max_pages: int
+    ) -> _Pages:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
-        endpoint = "/products/delta"
         items: list[dict[str, Any]] = []
         first_meta: dict[str, Any] = {}
         total: int | None = None
         pages = 0
         while True:
-            params = {"since": since, "page": str(pages + 1), "page_size": str(page_size)}
-            data, meta = self._call("GET", endpoint, params=params)
+            query = params | {"page": str(pages + 1), "page_size": str(page_size)}
+            data, meta = self._call("GET", endpoint, params=query)
             if not isinstance(data, list):
                 raise VendorError(VENDOR, "GET", endpoint, 200, "data is not a list of products")
             pages += 1
@@ -354,21 +413,10 @@ class PixeeClient(VendorClient):
                 break
             if pages >= max_pages:
                 raise VendorError(
-                    VENDOR, "GET", endpoint, 200, f"delta still had pages after {max_pages}"
+                    VENDOR, "GET", endpoint, 200, f"still had pages after {max_pages}"
                 )
         products = _latest_per_ean(items)
-        complete = total is None or len(products) >= total
-        first_updated_at = first_meta.get("updated_at")
-        cursor = first_updated_at if complete and isinstance(first_updated_at, str) else since
-        return DeltaRead(
-            products=products,
-            pages=pages,
-            cursor=cursor,
-            complete=complete,
-            total=total,
-            duplicates=len(items) - len(products),
-            meta=first_meta,
-        )
+        return _Pages(products, pages, first_meta, total, len(items) - len(products))
 
     # -- plumbing ---------------------------------------------------------------------------
 

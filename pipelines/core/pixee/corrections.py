@@ -61,6 +61,24 @@ class CorrectionsFileError(ValueError):
     """The file cannot be used at all (missing, no `ean` column, unknown columns, no rows)."""
 
 
+class PutNotConfirmedError(ValueError):
+    """`method: PUT` without `confirm_put: true`: refused before any request."""
+
+
+def require_put_confirmed(method: Method, confirm_put: bool, fields: tuple[str, ...]) -> None:
+    """PUT replaces every writable field, so each one the file does not name becomes null in
+    Pixee (vendor page, "Full update (PUT)"): a person says so explicitly, or nothing is sent."""
+    if method is not Method.PUT or confirm_put:
+        return
+    nulled = [f for f in WRITABLE_FIELDS if f != "ean" and f not in fields]
+    raise PutNotConfirmedError(
+        "method: PUT replaces the whole product: every field not in the file becomes null in "
+        f"Pixee ({', '.join(nulled)}). Nothing was sent. To change only the fields in the file "
+        "use method: PATCH; to replace the products on purpose add confirm_put: true to the "
+        "op config."
+    )
+
+
 @dataclass(frozen=True)
 class Correction:
     line: int  # line in the file where the row ends (the header is line 1)
@@ -240,6 +258,12 @@ def write_results(path: Path, results: Iterable[Result]) -> Path:
         writer.writerow(RESULT_COLUMNS)
         writer.writerows((r.ean, r.status.value, r.message) for r in results)
     return path
+
+
+def corrected_eans(results: Iterable[Result]) -> list[str]:
+    """EANs whose correction Pixee took: their ERP-owned fields must go out again with the next
+    daily send (the synced hash no longer says what Pixee holds)."""
+    return [r.ean for r in results if r.status is Status.UPDATED]
 
 
 def summary(results: list[Result]) -> dict[str, int]:

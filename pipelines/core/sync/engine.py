@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
@@ -57,6 +57,14 @@ class StateWriter(Protocol):
     def unit_accepted(self, conn: sa.Connection, unit: Unit, answer: UnitAnswer) -> None: ...
 
     def send_succeeded(self, conn: sa.Connection) -> None: ...
+
+
+@runtime_checkable
+class RefusalWriter(Protocol):
+    """A StateWriter that also keeps what the vendor refused (Pixee's still-failing products):
+    a whole unit's refusal is written in the transaction that records the unit refused."""
+
+    def unit_refused(self, conn: sa.Connection, unit: Unit, items: dict[str, str]) -> None: ...
 
 
 class Ledger(Protocol):
@@ -246,9 +254,15 @@ def _send_units(
                 if classify(exc) is not AnswerClass.CONTENT_REFUSED:
                     raise
                 reason = exc.detail or str(exc)
-                ledger.record_unit(sync_id, index, unit.key, UnitStatus.REFUSED)
+                items = {item: reason for item in sender.refused_items(unit)}
+
+                def refused(conn: sa.Connection, unit: Unit = unit, items: dict = items) -> None:
+                    if isinstance(state, RefusalWriter):
+                        state.unit_refused(conn, unit, items)
+
+                ledger.record_unit(sync_id, index, unit.key, UnitStatus.REFUSED, also=refused)
                 result.units_refused += 1
-                result.refused |= {item: reason for item in sender.refused_items(unit)}
+                result.refused |= items
                 if finishing:
                     result.finishing = f"not applied: the request carrying it was refused ({exc})"
                 log(f"{unit.label or unit.key[:12]} refused: {exc}")

@@ -4,6 +4,10 @@ Not an asset and not partitioned: it changes products in Pixee by hand, outside 
 so it materializes nothing and does not ask the cadence guard (the vendor's once-a-day rule is
 about the sync; corrections are rare, named writes). Pixee's per-key rate limits still hold: the
 client paces every request, and the op shares the `pixee` pool with the sync assets.
+
+The ERP stays the source of truth: every product Pixee took a correction for is requeued, so the
+next daily send sends its ERP-owned fields again (the fields the ERP leaves empty keep the
+correction). A PUT, which nulls every field it does not name, needs `confirm_put: true`.
 """
 
 from pathlib import Path
@@ -16,15 +20,20 @@ from pipelines.core.pixee.corrections import (
     CorrectionsFileError,
     CorrectionsStopped,
     Method,
+    PutNotConfirmedError,
     Result,
+    corrected_eans,
     read_corrections,
+    require_put_confirmed,
     send_corrections,
     summary,
     write_results,
 )
+from pipelines.core.pixee.synced_state import SyncedProducts
 from pipelines.defs import settings
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.staging import StagingResource
+from pipelines.defs.state_db import StateDatabaseResource
 from pipelines.defs.sync_mode import SyncModeResource
 
 VENDOR = "pixee"
@@ -49,7 +58,11 @@ class PixeeCorrectionsConfig(dg.Config):
     method: Method = Field(
         default=Method.PATCH,
         description="PATCH changes only the fields given; PUT replaces every writable field, so "
-        "fields not in the file become null in Pixee.",
+        "fields not in the file become null in Pixee (needs confirm_put).",
+    )
+    confirm_put: bool = Field(
+        default=False,
+        description="Required with method: PUT: yes, null every field the file does not name.",
     )
 
 
@@ -74,20 +87,23 @@ def _failures_table(results: list[Result]) -> dg.MetadataValue:
     name=OP_NAME,
     pool="pixee",
     out=dg.Out(dg.Nothing),
-    description="Sends one PATCH (or PUT) `/ext/products/{ean}` per row of the corrections "
-    "file and writes each EAN's outcome to `<data_dir>/corrections/<run_id>.csv`.",
+    description="Sends one PATCH (or PUT, with confirm_put) `/ext/products/{ean}` per row of "
+    "the corrections file, writes each EAN's outcome to `<data_dir>/corrections/<run_id>.csv` "
+    "and requeues the corrected products for the next daily send.",
 )
 def send_pixee_corrections(
     context: dg.OpExecutionContext,
     config: PixeeCorrectionsConfig,
     pixee: PixeeResource,
     staging: StagingResource,
+    state_db: StateDatabaseResource,
     sync_mode: SyncModeResource,
 ):  # noqa: ANN201 - a generator of Output
     source = corrections_path(config)
     try:
         corrections = read_corrections(source)
-    except CorrectionsFileError as exc:
+        require_put_confirmed(config.method, config.confirm_put, corrections.fields)
+    except (CorrectionsFileError, PutNotConfirmedError) as exc:
         raise dg.Failure(description=str(exc)) from None
     run_id = context.run.run_id
     context.log.info(
@@ -113,6 +129,10 @@ def send_pixee_corrections(
             results, stopped = exc.results, exc.reason
         requests_sent = len(client.stats.requests)
     path = write_results(staging.corrections_path(run_id), results)
+    corrected = corrected_eans(results)  # none in dry-run: Pixee was not called
+    requeued = SyncedProducts(state_db.engine).requeue(
+        corrected, f"corrected by pixee_patch_products run {run_id} ({config.method.value})"
+    )
     counts = summary(results)
     failed = sum(1 for r in results if not r.ok)
     metadata = {
@@ -124,6 +144,8 @@ def send_pixee_corrections(
         "failed": failed,
         "by_status": dg.MetadataValue.json(counts),
         "requests_sent": requests_sent,
+        # their ERP-owned fields go out again with the next daily send
+        "requeued_for_next_send": requeued,
     }
     if failed or stopped:
         head = f"stopped: {stopped}. " if stopped else ""
@@ -141,10 +163,13 @@ def send_pixee_corrections(
     tags={"erp_sync/kind": "manual_correction"},
     description="Manual corrections to products in Pixee: one `PATCH` (default) or `PUT` "
     "`/ext/products/{ean}` per row of a CSV (`ean` column + the fields to change), paced under "
-    "Pixee's rate limits. Each EAN's outcome (updated, not_found, refused, invalid, error, "
-    "not_sent; dry_run in dry-run mode) "
+    "Pixee's rate limits. `PUT` replaces the whole product (every field the file does not name "
+    "becomes null) and is refused before any request unless `confirm_put: true`. Each EAN's "
+    "outcome (updated, not_found, refused, invalid, error, not_sent; dry_run in dry-run mode) "
     "goes to `<data_dir>/corrections/<run_id>.csv`; an EAN Pixee does not have is that row's "
-    "error, not the run's; the run fails at the end if any row failed. Launchpad:\n\n"
+    "error, not the run's; the run fails at the end if any row failed. The ERP stays the source "
+    "of truth: the next daily send sends the corrected products' ERP fields again. Launchpad:"
+    "\n\n"
     "```yaml\n" + LAUNCHPAD_EXAMPLE + "```",
 )
 def pixee_patch_products() -> None:

@@ -1,9 +1,11 @@
-"""Pixee connection (X-API-Key from PIXEE_API_KEY) and the full-resync switch."""
+"""Pixee connection (X-API-Key from PIXEE_API_KEY), the full-resync switch, and what becomes of
+products the ERP no longer exports."""
 
 import dagster as dg
 import httpx
 
 from pipelines.core.pixee.client import DEFAULT_TIMEOUT, PixeeClient
+from pipelines.core.pixee.removals import removed_status
 from pipelines.defs import settings
 
 
@@ -16,6 +18,10 @@ class PixeeResource(dg.ConfigurableResource):
     full_resync: bool | None = None
     # Seconds before a request times out (connect, read, write); unset: the client's default.
     timeout_s: float | None = None
+    # inactive, archived or keep; empty: PIXEE_REMOVED_STATUS (default inactive).
+    removed_status: str = ""
+    # Removed share of what Pixee holds above which the send stops; unset: MAX_REMOVED_SHARE.
+    max_removed_share: float | None = None
 
     @property
     def url(self) -> str:
@@ -24,6 +30,20 @@ class PixeeResource(dg.ConfigurableResource):
     @property
     def resend_everything(self) -> bool:
         return settings.PIXEE_FULL_RESYNC if self.full_resync is None else self.full_resync
+
+    @property
+    def status_for_removed(self) -> str | None:
+        """The status sent for a product the ERP no longer exports; None: keep."""
+        try:
+            return removed_status(self.removed_status or settings.PIXEE_REMOVED_STATUS)
+        except ValueError as exc:
+            raise dg.Failure(description=str(exc)) from None
+
+    @property
+    def removed_share_limit(self) -> float:
+        if self.max_removed_share is None:
+            return settings.MAX_REMOVED_SHARE
+        return self.max_removed_share
 
     def client(self, transport: httpx.BaseTransport | None = None) -> PixeeClient:
         if transport is None and not self.api_key:

@@ -19,6 +19,14 @@ class PxmResource(dg.ConfigurableResource):
     mapping_file: str = ""  # empty: PXM_MAPPING_FILE
     # Seconds before a request times out (connect, read, write); unset: the client's default.
     timeout_s: float | None = None
+    # Enrich from a cache at most this many days old; unset: PXM_CACHE_MAX_AGE_DAYS (7).
+    cache_max_age_days: float | None = None
+
+    @property
+    def cache_age_limit_days(self) -> float:
+        if self.cache_max_age_days is None:
+            return settings.PXM_CACHE_MAX_AGE_DAYS
+        return self.cache_max_age_days
 
     @property
     def configured(self) -> bool:
