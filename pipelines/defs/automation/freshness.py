@@ -83,15 +83,20 @@ def judge(
     return verdicts
 
 
+def _check_fields(verdict: Verdict) -> dict:
+    """What a verdict says on the asset page, as a run's check result or a runless one."""
+    return {
+        "asset_key": dg.AssetKey(verdict.asset),
+        "check_name": FRESHNESS_CHECK,
+        "passed": verdict.passed,
+        "severity": dg.AssetCheckSeverity.WARN,
+        "description": verdict.description,
+        "metadata": {"drop_day": verdict.drop_day.isoformat(), "deadline": deadline_label()},
+    }
+
+
 def check_evaluation(verdict: Verdict) -> dg.AssetCheckEvaluation:
-    return dg.AssetCheckEvaluation(
-        asset_key=dg.AssetKey(verdict.asset),
-        check_name=FRESHNESS_CHECK,
-        passed=verdict.passed,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=verdict.description,
-        metadata={"drop_day": verdict.drop_day.isoformat(), "deadline": deadline_label()},
-    )
+    return dg.AssetCheckEvaluation(**_check_fields(verdict))
 
 
 @dg.multi_asset_check(
@@ -107,16 +112,8 @@ def load_freshness(context):  # noqa: ANN001, ANN201 - a multi-asset check conte
     morning = morning_of(sync_clock(settings.SYNC_NOW)())
     selected = {key.asset_key.to_user_string() for key in context.selected_asset_check_keys}
     for verdict in judge(context.instance, morning, settings.business_calendar()):
-        if verdict.asset not in selected:
-            continue
-        yield dg.AssetCheckResult(
-            asset_key=dg.AssetKey(verdict.asset),
-            check_name=FRESHNESS_CHECK,
-            passed=verdict.passed,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=verdict.description,
-            metadata={"drop_day": verdict.drop_day.isoformat(), "deadline": deadline_label()},
-        )
+        if verdict.asset in selected:
+            yield dg.AssetCheckResult(**_check_fields(verdict))
 
 
 @dg.sensor(
