@@ -153,8 +153,9 @@ def main() -> None:
         sys.exit("set DAGSTER_HOME (the Makefile does): the cadence ledger lives in the instance")
     from erp_sandbox import PxmCatalog, SandboxConfig, run_sandbox
 
-    data_dir = PROJECT_ROOT / ".erp_sync"
-    data_dir.mkdir(exist_ok=True)
+    # the pipeline's data folder, as settings.py reads it: the report, the log and the sandbox in it
+    data_dir = Path(PROJECT_ROOT, os.environ.get("ERP_SYNC_DATA_DIR") or ".erp_sync")
+    data_dir.mkdir(parents=True, exist_ok=True)
     config = SandboxConfig(storage=str(data_dir / "sandbox.db"))
     config.pxm.catalog = PxmCatalog.from_json_file(PROJECT_ROOT / "sample_data/pxm_catalog.json")
     with run_sandbox(config) as sandbox:
