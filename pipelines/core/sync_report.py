@@ -186,7 +186,7 @@ def decision_of(cadence: str) -> str:
     head = cadence.split(":", 1)[0].strip()
     if cadence.startswith("sent: forced"):
         return "forced"
-    if head in ("sent", "skipped", "blocked"):
+    if head in ("sent", "skipped", "blocked", "dry-run"):
         return head
     if head == "nothing sent":
         return "nothing to send"
@@ -400,6 +400,10 @@ def _traffic(r: LoadReport) -> str:
     """Writes and reads apart: a write skipped by the cadence still makes its reads."""
     if not r.ran:
         return "not run in this run"
+    if r.decision == "dry-run":
+        return f"dry-run, nothing sent to the vendor: {r.requests} request(s) to the outbox" + (
+            f", {r.sent} {r.load.what} in {r.writes} write(s)" if r.writes else ""
+        )
     if _is_read(r):
         if r.decision in ("sent", "forced"):
             return f"read {r.sent} {r.load.what}: {r.requests} read request(s), writes nothing"

@@ -254,3 +254,22 @@ def test_a_failed_load_without_figures_is_reported_with_its_error_and_a_relaunch
     assert "not run in this run" in section(text, "PXM")
     assert "a load FAILED" in text
     assert summary(report)[0].startswith(f"daily_sync of {DAY} FAILED")
+
+
+def test_a_dry_run_says_nothing_reached_the_vendors():
+    cadence = (
+        "dry-run: written to the outbox, ledger untouched (a live run would send now: the write "
+        "of 2026-12-02 (manual))"
+    )
+    run = figures(
+        paqtana_master_inventory={"cadence": cadence},
+        pxm_catalog_cache={"cadence": "dry-run: read from the outbox's canned answers"},
+    )
+    text = markdown(build_report(run))
+    assert (
+        "**dry-run, nothing sent to the vendor: 2 request(s) to the outbox, 1003 rows in 1 "
+        "write(s)**" in section(text, "Paqtana inventory")
+    )
+    assert "**dry-run, nothing sent to the vendor: 4 request(s) to the outbox**" in section(
+        text, "PXM"
+    )
