@@ -20,6 +20,8 @@ from pipelines.core.cadence.endpoints import Endpoint
 
 REASONS_SHOWN = 3
 NOTHING_TO_DO = "Nothing to do."
+# how every rejects file words a vendor's refusal (pipelines/core/rejects.py: vendor_refusal)
+VENDOR_REFUSAL = "refused by "
 _RUN_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 
 
@@ -199,13 +201,21 @@ def _int(values: Mapping[str, Any], key: str) -> int:
 
 
 def _refused(
-    count: int, files: Iterable[Any], reasons: Mapping[str, list[tuple[str, int]]]
+    count: int,
+    files: Iterable[Any],
+    reasons: Mapping[str, list[tuple[str, int]]],
+    *,
+    by_vendor: bool = False,
 ) -> Refused:
-    """The files named that hold rows (by their counted reasons), and those reasons merged."""
-    kept = [str(f) for f in files if f and reasons.get(str(f))]
+    """The files named that hold such rows, and their reasons merged: a load's rejects file
+    holds both what we kept out and what the vendor refused (`refused by <vendor>: ...`)."""
     merged: Counter[str] = Counter()
-    for path in kept:
-        merged.update(dict(reasons[path]))
+    kept = []
+    for path in (str(f) for f in files if f):
+        mine = {r: n for r, n in reasons.get(path, ()) if r.startswith(VENDOR_REFUSAL) == by_vendor}
+        if mine:
+            kept.append(path)
+            merged.update(mine)
     return Refused(count, tuple(kept), tuple(merged.most_common()))
 
 
@@ -254,9 +264,13 @@ def load_report(load: Load, run: RunFigures) -> LoadReport:
     if load.endpoint is Endpoint.PIXEE_PRODUCTS_BATCH:
         # the rejects file lists every product Pixee still refuses, today's refusals among them
         report.vendor_refused = Refused(_int(values, "failed"))
-        report.still_failing = _refused(_int(values, "still_failing"), (rejects_file,), run.reasons)
+        report.still_failing = _refused(
+            _int(values, "still_failing"), (rejects_file,), run.reasons, by_vendor=True
+        )
     else:
-        report.vendor_refused = _refused(_int(values, "failed"), (rejects_file,), run.reasons)
+        report.vendor_refused = _refused(
+            _int(values, "failed"), (rejects_file,), run.reasons, by_vendor=True
+        )
     if "auto_calculate" in values:
         report.facts.append(f"auto_calculate: {values['auto_calculate']}")
     if values.get("days_sent"):
@@ -414,6 +428,8 @@ def _traffic(r: LoadReport) -> str:
         head = f"sent {r.sent} {r.load.what}"
     else:
         head = "writes nothing"
+    if r.decision == "failed" and r.sent and r.vendor_refused and r.vendor_refused.count:
+        head += f" ({r.vendor_refused.count} refused by the vendor)"
     if not r.writes:
         return head + (f"; reads still happen: {r.reads} request(s)" if r.reads else ", no request")
     return f"{head}: {r.writes} write request(s), {r.reads} read request(s)"
