@@ -122,11 +122,8 @@ def summarize(result, sandbox, day: str, log: Path, since: float) -> str:  # noq
     with dg.DagsterInstance.get() as instance:
         figures = run_figures(instance, result.run_id, day, step_assets(job))
     lines = summary(build_report(figures), base=Path.cwd())
-    if not result.success:
+    if not result.success:  # a failed step the report does not tell (the report's own)
         lines[0] = lines[0].replace(" succeeded ", " FAILED ")
-    for event in result.all_events:
-        if event.is_step_failure:
-            lines.append(f"  FAILED {event.step_key}: {event.step_failure_data.error.message}")
     lines.append(f"the sandbox received in this run: {received(sandbox, since)}")
     posts = sandbox.demand_posts()
     lines.append(

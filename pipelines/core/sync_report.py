@@ -164,6 +164,7 @@ class SyncReport:
     day: str
     vendors: list[VendorReport]
     not_ended: list[str]
+    other_failures: dict[str, str] = field(default_factory=dict)  # failed steps but the loads
 
     @property
     def wrote(self) -> int:
@@ -175,7 +176,8 @@ class SyncReport:
 
     @property
     def ok(self) -> bool:
-        return not any(load.decision == "failed" for v in self.vendors for load in v.loads)
+        failed = any(load.decision == "failed" for v in self.vendors for load in v.loads)
+        return not failed and not self.other_failures
 
 
 def reasons_in(frame_reasons: Iterable[str]) -> list[tuple[str, int]]:
@@ -386,13 +388,20 @@ def next_steps(loads: list[LoadReport], checks_failed: list[CheckResult]) -> lis
 
 
 def build_report(run: RunFigures) -> SyncReport:
+    loads = {load.asset for vendor in VENDORS for load in vendor.loads}
+    others = {a: m for a, m in run.failures.items() if a not in loads}
     vendors = []
     for vendor in VENDORS:
-        loads = [load_report(load, run) for load in vendor.loads]
+        reports = [load_report(load, run) for load in vendor.loads]
         assets = {load.asset for load in vendor.loads} | set(vendor.other_assets)
         failed = [c for c in run.checks if c.asset in assets and not c.passed]
-        vendors.append(VendorReport(vendor, loads, failed, next_steps(loads, failed)))
-    return SyncReport(run.job, run.run_id, run.day, vendors, list(run.not_ended))
+        steps = next_steps(reports, failed)
+        if others and any(not r.ran for r in reports):
+            missing = ", ".join(f"`{r.load.asset}`" for r in reports if not r.ran)
+            steps = [s for s in steps if s.kind != "none"]
+            steps.insert(0, Step("not_run", f"{missing} did not run: a step before it failed."))
+        vendors.append(VendorReport(vendor, reports, failed, steps))
+    return SyncReport(run.job, run.run_id, run.day, vendors, list(run.not_ended), others)
 
 
 # --- Rendering -------------------------------------------------------------------------------
@@ -492,6 +501,9 @@ def markdown(report: SyncReport) -> str:
             )
     if report.not_ended:
         lines += ["", f"Steps still running when this was written: {', '.join(report.not_ended)}"]
+    if report.other_failures:
+        lines += ["", "Failed before the loads:", ""]
+        lines += [f"- `{a}`: {m}" for a, m in report.other_failures.items()]
     for v in report.vendors:
         lines += ["", f"## {v.vendor.title}", ""]
         for r in v.loads:
@@ -530,6 +542,7 @@ def summary(report: SyncReport, *, base: Path | None = None, width: int = 200) -
         f"{report.job} of {report.day} {status} (run {report.run_id[:8]}): {wrote}, "
         f"{reads} read request(s)"
     ]
+    lines += [f"  FAILED {a}: {_short_ids(m)}" for a, m in report.other_failures.items()]
     files: dict[str, tuple[str, ...]] = {}
     for v in report.vendors:
         for r in v.loads:

@@ -88,9 +88,10 @@ def run_figures(
         data = event.step_failure_data
         message = data.user_failure_data.description if data.user_failure_data else None
         message = message or (data.error.message.strip() if data.error else "failed")
-        unloaded = [a for a in sorted(assets_of_step(event.step_key))]
-        unloaded = [a for a in unloaded if a not in figures.materializations]
-        for asset in unloaded:
+        assets = sorted(assets_of_step(event.step_key))
+        unloaded = [a for a in assets if a not in figures.materializations]
+        # the assets it did not materialize; all of them when it failed after (a blocking check)
+        for asset in unloaded or assets:
             figures.failures[asset] = message
         meta = data.user_failure_data.metadata if data.user_failure_data else {}
         if len(unloaded) == 1 and "cadence" in meta:

@@ -277,3 +277,18 @@ def test_a_dry_run_says_nothing_reached_the_vendors():
     assert "**dry-run, nothing sent to the vendor: 4 request(s) to the outbox**" in section(
         text, "PXM"
     )
+
+
+def test_a_step_failed_before_the_loads_is_named_and_the_loads_it_stopped_say_so():
+    run = figures()
+    for asset in ("paqtana_master_inventory", "paqtana_historical_demand"):
+        del run.materializations[asset]
+    run.failures = {"erp_items": "2 of 3 rows refused: above MAX_REJECT_SHARE=0.05"}
+    report = build_report(run)
+    text = markdown(report)
+    assert "- `erp_items`: 2 of 3 rows refused: above MAX_REJECT_SHARE=0.05" in text
+    assert "`paqtana_master_inventory` did not run: a step before it failed." in text
+    assert "Nothing to do." in section(text, "PXM")
+    lines = summary(report)
+    assert lines[0].startswith(f"daily_sync of {DAY} FAILED")
+    assert lines[1] == "  FAILED erp_items: 2 of 3 rows refused: above MAX_REJECT_SHARE=0.05"
