@@ -56,6 +56,7 @@ VENDORS = (
                 refused_counts_extract=True,
             ),
         ),
+        other_assets=("erp_items",),
     ),
     Vendor(
         "Paqtana demand",
@@ -67,6 +68,7 @@ VENDORS = (
                 "erp_demand",
             ),
         ),
+        other_assets=("erp_demand",),
     ),
     Vendor(
         "Pixee",
@@ -74,7 +76,7 @@ VENDORS = (
             Load("pixee_products_sync", Endpoint.PIXEE_PRODUCTS_BATCH, "products", "erp_products"),
             Load("pixee_catalog_cache", Endpoint.PIXEE_DELTA_READ, "products"),
         ),
-        other_assets=("pixee_products_payload",),
+        other_assets=("erp_products", "pixee_products_payload"),
     ),
     Vendor("PXM", (Load("pxm_catalog_cache", Endpoint.PXM_CATALOG_READ, "collections"),)),
 )
@@ -480,7 +482,7 @@ def _count(refused: Refused | None) -> int:
 def markdown(report: SyncReport) -> str:
     """The whole report: a table of the loads, then one section per vendor, each ending with
     its next step."""
-    status = "every load ran" if report.ok else "a load FAILED"
+    status = "every load ran" if report.ok else "a step FAILED"
     lines = [
         f"# {report.job} {report.day}",
         "",

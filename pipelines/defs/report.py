@@ -87,7 +87,7 @@ def run_figures(
         event = record.event_log_entry.dagster_event
         data = event.step_failure_data
         message = data.user_failure_data.description if data.user_failure_data else None
-        message = message or (data.error.message.strip() if data.error else "failed")
+        message = " ".join((message or (data.error.message if data.error else "failed")).split())
         assets = sorted(assets_of_step(event.step_key))
         unloaded = [a for a in assets if a not in figures.materializations]
         # the assets it did not materialize; all of them when it failed after (a blocking check)

@@ -256,7 +256,7 @@ def test_a_failed_load_without_figures_is_reported_with_its_error_and_a_relaunch
     assert "FAILED: Paqtana answered 503 after 6 attempts" in demand
     assert "Launch the day again" in demand
     assert "not run in this run" in section(text, "PXM")
-    assert "a load FAILED" in text
+    assert "a step FAILED" in text
     assert summary(report)[0].startswith(f"daily_sync of {DAY} FAILED")
 
 
@@ -284,10 +284,13 @@ def test_a_step_failed_before_the_loads_is_named_and_the_loads_it_stopped_say_so
     for asset in ("paqtana_master_inventory", "paqtana_historical_demand"):
         del run.materializations[asset]
     run.failures = {"erp_items": "2 of 3 rows refused: above MAX_REJECT_SHARE=0.05"}
+    run.checks = [CheckResult("erp_items", "usable", False, "ERROR", "2 of 3 rows refused")]
     report = build_report(run)
     text = markdown(report)
     assert "- `erp_items`: 2 of 3 rows refused: above MAX_REJECT_SHARE=0.05" in text
-    assert "`paqtana_master_inventory` did not run: a step before it failed." in text
+    inventory = section(text, "Paqtana inventory")
+    assert "`paqtana_master_inventory` did not run: a step before it failed." in inventory
+    assert "- `erp_items` `usable` (ERROR): 2 of 3 rows refused" in inventory
     assert "Nothing to do." in section(text, "PXM")
     lines = summary(report)
     assert lines[0].startswith(f"daily_sync of {DAY} FAILED")
