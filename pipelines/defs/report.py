@@ -3,11 +3,11 @@ Markdown file under the data folder and shown on the step's materialization.
 
 It is NOT downstream of the loads in the graph: Dagster skips every step downstream of a failed
 one, and a failed load is what the report must tell most. It runs last instead: the lowest
-priority, so an in-process run (one step at a time) starts it when nothing else is left, and in
-a multiprocess run it waits for the run's other steps to end (as `await_pxm_read` does). It
-reads what they recorded from the instance, by the figures' keys."""
+priority, so an in-process run (one step at a time) starts it when nothing else is left; where
+steps run side by side (multiprocess, Celery) and others have not ended, it asks to be retried a
+little later rather than wait, so it never holds a worker the other steps need. It reads what
+they recorded from the instance, by the figures' keys."""
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,10 +21,12 @@ from pipelines.defs.partitions import daily_asset, partition_days, range_label
 from pipelines.defs.staging import StagingResource
 
 REPORT_ASSET = "daily_sync_report"
-# Past this the report is written with the steps still running named (a run's sends wait and
-# retry well within it).
-WAIT_S = 3600.0
+# While other steps run, the report step is retried after 5 s, 10 s, ... at most 30 s apart; on
+# the last retry (about an hour on) it is written with the steps still running named.
+MAX_RETRIES = 120
+RETRY_MAX_S = 30
 LAST = {"dagster/priority": "-100"}
+ENDED = frozenset({"SUCCESS", "FAILURE", "SKIPPED"})
 IN_PROCESS_EXECUTORS = frozenset({"execute_in_process_executor", "in_process"})
 
 
@@ -124,26 +126,21 @@ def _in_process(context: dg.AssetExecutionContext) -> bool:
     return context.job_def.executor_def.name in IN_PROCESS_EXECUTORS or "in_process" in chosen
 
 
-def _await_other_steps(
-    context: dg.AssetExecutionContext, wait_s: float, poll_s: float
-) -> list[str]:
-    """Wait until every other step of the run has ended; returns those still running after
-    `wait_s`. In-process there is nothing to wait for: this step starts after all the others."""
+def steps_not_ended(context: dg.AssetExecutionContext) -> list[str]:
+    """The run's other steps that have not ended. In-process none: this step starts after all
+    the others (lowest priority, one step at a time)."""
     if _in_process(context):
         return []
     instance, run = context.instance, context.run
     snapshot_id = run.execution_plan_snapshot_id
     plan = instance.get_execution_plan_snapshot(snapshot_id) if snapshot_id else None
     others = set(plan.step_keys_to_execute if plan else []) - {context.op_handle.name}
-    started = time.monotonic()
-    while True:
-        ended = {
-            s.step_key for s in instance.get_run_step_stats(run.run_id) if s.end_time is not None
-        }
-        left = sorted(others - ended)
-        if not left or time.monotonic() - started >= wait_s:
-            return left
-        time.sleep(poll_s)
+    ended = {
+        s.step_key
+        for s in instance.get_run_step_stats(run.run_id)
+        if s.status is not None and s.status.value in ENDED
+    }
+    return sorted(others - ended)
 
 
 @dg.asset(
@@ -153,12 +150,18 @@ def _await_other_steps(
     "Paqtana demand, Pixee, PXM) what was sent, kept out or refused (with the reasons and the "
     "rejects file), carried forward, skipped and why (cadence decisions, safeguards), and the "
     "next step to take. Written to `<ERP_SYNC_DATA_DIR>/reports/<day>/<run_id>.md` and shown "
-    "here. Not downstream of the loads, so a failed load is reported, not skipped.",
+    "here. Not downstream of the loads, so a failed load is reported, not skipped: it runs "
+    "last, retried a little later while other steps of the run have not ended.",
 )
 def daily_sync_report(
     context: dg.AssetExecutionContext, staging: StagingResource
 ) -> dg.MaterializeResult:
-    not_ended = _await_other_steps(context, WAIT_S, poll_s=1.0)
+    not_ended = steps_not_ended(context)
+    if not_ended and context.retry_number < MAX_RETRIES:
+        raise dg.RetryRequested(
+            max_retries=MAX_RETRIES,
+            seconds_to_wait=min(RETRY_MAX_S, 5 * (context.retry_number + 1)),
+        )
     first, last = partition_days(context)
     day = range_label(first, last)
     run_id = context.run.run_id
