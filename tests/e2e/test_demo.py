@@ -59,7 +59,7 @@ def test_make_demo_prints_a_screenful_twice_and_writes_the_report_and_the_log(tm
         assert not any("DEBUG" in x for x in lines)
         log = named(lines, "full Dagster log")
         assert log.is_relative_to(tmp_path / "data")
-        assert "STEP_SUCCESS" in log.read_text() or "DEBUG" in log.read_text()
+        assert "STEP_SUCCESS" in log.read_text()  # the events the terminal no longer shows
         report = named(lines, "report").read_text()
         for title in VENDOR_SECTIONS:
             assert f"\n{title}\n" in report, title
