@@ -226,7 +226,9 @@ def _refused(
 def _writes(load: Load, values: Mapping[str, Any]) -> int:
     if load.endpoint.operation.value == "read":
         return 0
-    methods = values.get("requests_by_method") or {}
+    methods = values.get("requests_by_method")
+    if methods is None:  # figures without the methods: the units the vendor answered
+        return _int(values, "units_sent") or _int(values, "chunks_sent")
     return sum(n for method, n in methods.items() if method.upper() != "GET")
 
 

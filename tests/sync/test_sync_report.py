@@ -295,3 +295,12 @@ def test_a_step_failed_before_the_loads_is_named_and_the_loads_it_stopped_say_so
     lines = summary(report)
     assert lines[0].startswith(f"daily_sync of {DAY} FAILED")
     assert lines[1] == "  FAILED erp_items: 2 of 3 rows refused: above MAX_REJECT_SHARE=0.05"
+
+
+def test_without_the_methods_the_writes_are_the_units_the_vendor_answered():
+    run = figures()
+    inventory = run.materializations["paqtana_master_inventory"]
+    del inventory["requests_by_method"]
+    inventory["units_sent"] = 1
+    text = markdown(build_report(run))
+    assert "**sent 1003 rows: 1 write request(s), 1 read request(s)**" in text
