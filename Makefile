@@ -28,6 +28,10 @@ sample: install  ## regenerate the sample ERP exports (deterministic)
 	$(BIN)/python -m erp_sandbox.samples.erp_exports
 	$(BIN)/python -m erp_sandbox.samples.pxm_catalog
 
-$(DAGSTER_HOME)/dagster.yaml:
+# The local instance: no telemetry, and ONE slot for each vendor's pool (the `pool=` of the loads),
+# so two runs never call one vendor at once; a pool added later gets one slot too (default_limit).
+# Rewritten when this file changes, so an older checkout's instance gets the pools.
+$(DAGSTER_HOME)/dagster.yaml: Makefile | $(VENV)/.installed
 	mkdir -p $(DAGSTER_HOME)
-	printf 'telemetry:\n  enabled: false\n' > $@
+	printf 'telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n' > $@
+	for pool in paqtana pixee pxm; do $(BIN)/dagster instance concurrency set $$pool 1 >/dev/null; done

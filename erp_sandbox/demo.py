@@ -1,5 +1,6 @@
 """The README's main command: start the local API sandbox, run `daily_sync` for the latest
-complete sample drop against it, print what was sent, refused and decided, and stop the sandbox.
+complete sample drop against it, print a screenful of what was sent, refused and decided (from the
+run's daily sync report; Dagster's own log goes to a file), and stop the sandbox.
 `--ui` instead opens `dagster dev` on 127.0.0.1 with the sandbox running beside it.
 
 Settings are read from the environment when the code location loads, so the sandbox's
@@ -9,9 +10,13 @@ addresses and demo credentials are put in the environment before anything import
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -54,44 +59,85 @@ def latest_complete_day() -> str:
     return drops[-1].day.isoformat()
 
 
-def run_daily_sync(day: str):  # noqa: ANN201 - dg.ExecuteInProcessResult
+@contextlib.contextmanager
+def output_to(log: Path) -> Iterator[None]:
+    """Everything this process (and the sandbox's threads) writes to stdout and stderr goes to
+    `log` for the block: Dagster's event log at DEBUG, warnings, the sandbox's access log."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with log.open("ab") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_daily_sync(day: str, log: Path):  # noqa: ANN201 - dg.ExecuteInProcessResult
+    """The day's daily_sync in this process, its whole log in `log`."""
     import dagster as dg
 
     from pipelines.definitions import defs
 
-    with dg.DagsterInstance.get() as instance:
+    with output_to(log), dg.DagsterInstance.get() as instance:
         job = defs.resolve_job_def("daily_sync")
         return job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False)
 
 
-def summarize(result, sandbox) -> str:  # noqa: ANN001
-    lines = [f"daily_sync {'succeeded' if result.success else 'FAILED'} (run {result.run_id})", ""]
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        meta = {k: v.value for k, v in mat.metadata.items()}
-        name = mat.asset_key.to_user_string()
-        parts = [f"rows={meta['dagster/row_count']}"] if "dagster/row_count" in meta else []
-        for key in ("rows_rejected", "failed", "requests_sent", "to_send", "chunks"):
-            if key in meta:
-                parts.append(f"{key}={meta[key]}")
-        lines.append(f"  {name:<26} {' '.join(parts)}")
-        if "cadence" in meta:
-            lines.append(f"  {'':<26} cadence: {meta['cadence']}")
-        if meta.get("rows_rejected") or meta.get("failed"):
-            lines.append(f"  {'':<26} rejects: {meta.get('rejects_file')}")
-    for event in result.all_events:
-        if event.is_step_failure:
-            lines.append(f"  FAILED {event.step_key}: {event.step_failure_data.error.message}")
+def _shown(path: Path | str) -> str:
+    """A path as a person types it from the project folder."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def received(sandbox, since: float) -> str:  # noqa: ANN001
+    """The requests each imitated API logged since `since`, by method: what it really received."""
+    parts = []
+    for vendor, title in (("paqtana", "Paqtana"), ("pixee", "Pixee"), ("pxm", "PXM")):
+        methods = Counter(r["method"] for r in sandbox.requests(vendor) if r["unix_time"] >= since)
+        counts = ", ".join(f"{n} {m}" for m, n in sorted(methods.items())) or "nothing"
+        parts.append(f"{title} {counts}")
+    return "; ".join(parts)
+
+
+def summarize(result, sandbox, day: str, log: Path, since: float) -> str:  # noqa: ANN001
+    """A screenful from the run's daily sync report, and where the report and the log are."""
+    import dagster as dg
+
+    from pipelines.core.sync_report import build_report, summary
+    from pipelines.definitions import defs
+    from pipelines.defs.report import REPORT_ASSET, run_figures, step_assets
+
+    job = defs.resolve_job_def("daily_sync")
+    with dg.DagsterInstance.get() as instance:
+        figures = run_figures(instance, result.run_id, day, step_assets(job))
+    lines = summary(build_report(figures), base=Path.cwd())
+    if not result.success:  # a failed step the report does not tell (the report's own)
+        lines[0] = lines[0].replace(" succeeded ", " FAILED ")
+    lines.append(f"the sandbox received in this run: {received(sandbox, since)}")
     posts = sandbox.demand_posts()
-    lines += [
-        "",
-        "the sandbox received:",
-        f"  Paqtana master inventory rows: {len(sandbox.master_inventory())}",
-        f"  Paqtana demand values: {len(sandbox.historical_demand())} in {len(posts)} POST(s), "
-        f"auto_calculate on: {[i + 1 for i, p in enumerate(posts) if p['auto_calculate']]}",
-        f"  Pixee products: {len(sandbox.pixee_products())}",
-        f"  PXM reads: {len(sandbox.pxm_reads())}",
+    lines.append(
+        f"  it now holds {len(sandbox.master_inventory())} inventory rows, "
+        f"{len(sandbox.historical_demand())} demand values ({len(posts)} POST(s) in all), "
+        f"{len(sandbox.pixee_products())} Pixee products"
+    )
+    reports = [
+        e.step_materialization_data.materialization.metadata["report_file"].value
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(REPORT_ASSET)
     ]
+    lines.append(f"report: {_shown(reports[0])}" if reports else "report: not written")
+    lines.append(f"full Dagster log: {_shown(log)}")
     return "\n".join(lines)
 
 
@@ -104,8 +150,9 @@ def main() -> None:
         sys.exit("set DAGSTER_HOME (the Makefile does): the cadence ledger lives in the instance")
     from erp_sandbox import PxmCatalog, SandboxConfig, run_sandbox
 
-    data_dir = PROJECT_ROOT / ".erp_sync"
-    data_dir.mkdir(exist_ok=True)
+    # the pipeline's data folder, as settings.py reads it: the report, the log and the sandbox in it
+    data_dir = Path(PROJECT_ROOT, os.environ.get("ERP_SYNC_DATA_DIR") or ".erp_sync")
+    data_dir.mkdir(parents=True, exist_ok=True)
     config = SandboxConfig(storage=str(data_dir / "sandbox.db"))
     config.pxm.catalog = PxmCatalog.from_json_file(PROJECT_ROOT / "sample_data/pxm_catalog.json")
     with run_sandbox(config) as sandbox:
@@ -127,9 +174,11 @@ def main() -> None:
             )
             return
         day = args.day or latest_complete_day()
-        print(f"syncing business day {day}")
-        result = run_daily_sync(day)
-        print(summarize(result, sandbox))
+        started = time.time()
+        log = data_dir / "logs" / f"demo-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
+        print(f"syncing business day {day} (the full Dagster log goes to {_shown(log)})")
+        result = run_daily_sync(day, log)
+        print(summarize(result, sandbox, day, log, started))
     sys.exit(0 if result.success else 1)
 
 

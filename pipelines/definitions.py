@@ -17,6 +17,7 @@ from pipelines.defs.pixee.checks import PIXEE_CHECKS
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm import assets as pxm_assets
 from pipelines.defs.pxm.resources import PxmResource
+from pipelines.defs.report import daily_sync_report
 from pipelines.defs.staging import StagingResource
 from pipelines.defs.state_db import StateDatabaseResource
 from pipelines.defs.sync_mode import SyncModeResource
@@ -25,6 +26,7 @@ defs = dg.Definitions(
     assets=[
         *dg.load_assets_from_modules([erp_assets, paqtana_assets, pxm_assets, pixee_assets]),
         pxm_assets.pxm_last_good_catalog,  # observed, not run: loaders skip specs
+        daily_sync_report,
     ],
     asset_checks=[*ASSET_CHECKS, *PAQTANA_CHECKS, *PIXEE_CHECKS],
     jobs=[daily_sync, demand_backfill, daily_sync_celery, *OPS_JOBS],

@@ -5,6 +5,7 @@ decided, sent, refused, failed, and where the requests went)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -120,6 +121,10 @@ def traffic(stats: CallStats | None) -> dict[str, Any]:
         "retries": stats.retries,
         "seconds_waited": round(stats.waited_s, 3),
         "requests": dg.MetadataValue.md("\n".join(rows)),
+        # the daily sync report tells writes from reads (a skipped write still reads)
+        "requests_by_method": dg.MetadataValue.json(
+            dict(Counter(r.method for r in stats.requests))
+        ),
     }
 
 

@@ -107,4 +107,5 @@ def test_daily_sync_job_covers_every_asset():
         "pixee_products_payload",
         "pixee_products_sync",
         "pixee_catalog_cache",
+        "daily_sync_report",
     }
