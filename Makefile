@@ -31,3 +31,6 @@ sample: install  ## regenerate the sample ERP exports (deterministic)
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
 	printf 'telemetry:\n  enabled: false\n' > $@
+	# range runs write their per-day asset events in batches (pipelines/defs/event_log_storage.py)
+	printf 'event_log_storage:\n  module: pipelines.defs.event_log_storage\n' >> $@
+	printf '  class: BatchedSqliteEventLogStorage\n  config:\n    base_dir: $(DAGSTER_HOME)/history/runs\n' >> $@
