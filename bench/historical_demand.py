@@ -361,6 +361,13 @@ def main() -> None:
         action="store_true",
         help="also run bench/daily_sync.py: daily_sync of the sample day from launch to success",
     )
+    parser.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="also run the end-to-end benches: bench/daily_sync.py, bench/backfill.py (a year "
+        "of demand through Dagster, both event logs) and bench/pixee_load.py (100,000 products "
+        "under the rate limits)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -400,10 +407,17 @@ def main() -> None:
             f"{pixee['seconds']:.2f} s (target < {MAX_PIXEE_SECONDS:g} s: {verdict}), "
             f"peak {pixee['peak_mb']:.0f} MB"
         )
-    if args.daily_sync:
+    if args.daily_sync or args.end_to_end:
         import daily_sync
 
         daily_sync.report(daily_sync.measure())
+    if args.end_to_end:
+        import backfill
+        import pixee_load
+
+        backfill.history_file()
+        backfill.report([backfill.measure(storage) for storage in ("dagster", "batched")])
+        pixee_load.report(pixee_load.measure(100_000))
 
 
 def polars_installed() -> bool:

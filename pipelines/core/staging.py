@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipelines.core.atomic_file import atomic_path
+from pipelines.core.free_memory import release_free_memory
 from pipelines.core.rejects import REJECT_COLUMNS
 
 
@@ -41,13 +43,20 @@ class StagingStore:
         frame: pd.DataFrame,
         date_column: str = "date",
     ) -> list[Path]:
-        """Split a frame by day and write every day of start..end, empty days included."""
-        by_day = dict(iter(frame.groupby(frame[date_column].dt.date, sort=False, observed=True)))
-        empty = frame.iloc[0:0]
+        """Split a frame by day and write every day of start..end, empty days included, each
+        day's rows in the frame's order. A frame in day order (the extract writes it so) is
+        cut into slices, one day at a time: no copy of the frame (a `groupby` holding every
+        day's group at once, and a Python date per row, doubled a year's 140 MB frame)."""
+        days = frame[date_column].to_numpy().astype("datetime64[D]")
+        if not (days[1:] >= days[:-1]).all():
+            order = np.argsort(days, kind="stable")
+            frame, days = frame.iloc[order], days[order]
         paths = []
         day = start
         while day <= end:
-            paths.append(self.write_day(dataset, day, by_day.get(day, empty)))
+            key = np.datetime64(day, "D")
+            lo, hi = np.searchsorted(days, [key, key + 1])
+            paths.append(self.write_day(dataset, day, frame.iloc[lo:hi]))
             day += dt.timedelta(days=1)
         return paths
 
@@ -66,7 +75,12 @@ class StagingStore:
         while day <= end:
             frames.append(self.read_day(dataset, day))
             day += dt.timedelta(days=1)
-        return pd.concat(frames, ignore_index=True)
+        frame = pd.concat(frames, ignore_index=True)
+        del frames
+        # The days' own frames and Arrow's read buffers are freed: give their pages back, so a
+        # year's read holds its 140 MB frame rather than 500 MB until the process ends.
+        release_free_memory()
+        return frame
 
     def rejects_path(self, asset: str, label: str) -> Path:
         return self.root / "rejects" / asset / f"{label}.csv"
