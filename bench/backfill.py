@@ -221,7 +221,11 @@ def measure(storage: str = "batched", executor: str | None = None) -> dict:
             run_id = record.dagster_run.run_id
             stats = instance.get_run_step_stats(run_id)
             steps = {s.step_key: s.end_time - s.start_time for s in stats}
-            starts = sorted((s.start_time, s.step_key) for s in stats)
+            ran: dict[int, list[str]] = collections.defaultdict(list)
+            for r in instance.get_records_for_run(
+                run_id, of_type=dg.DagsterEventType.STEP_START
+            ).records:
+                ran[r.event_log_entry.dagster_event.pid].append(r.event_log_entry.step_key)
             stored = collections.Counter(
                 e.dagster_event.event_type_value if e.dagster_event else "LOG_MESSAGE"
                 for e in instance.all_logs(run_id)
@@ -246,10 +250,7 @@ def measure(storage: str = "batched", executor: str | None = None) -> dict:
         "executor": executor or "default",
         "writes": {k: tuple(v) for k, v in writes.items()},
         "peaks": sorted(
-            (
-                (_step_of(memory.first_seen[pid], starts) or name, mb)
-                for pid, (name, mb) in memory.peaks.items()
-            ),
+            ((_ran(ran.get(pid), name), mb) for pid, (name, mb) in memory.peaks.items()),
             key=lambda p: -p[1],
         ),
         "together_mb": memory.together_mb,
@@ -259,11 +260,11 @@ def measure(storage: str = "batched", executor: str | None = None) -> dict:
     }
 
 
-def _step_of(seen: float, starts: list[tuple[float, str]]) -> str | None:
-    """The step a step process ran: the first to start after the process appeared (within
-    10 s); None for the run's own process, seen before any step."""
-    after = [key for start, key in starts if seen <= start <= seen + 10]
-    return f"step {after[0]}" if after and seen > starts[0][0] - 10 else None
+def _ran(steps: list[str] | None, command: str) -> str:
+    """What a process of the run did: its steps (from the STEP_START events' pids)."""
+    if not steps:
+        return command
+    return f"step {steps[0]}" if len(steps) == 1 else f"{len(steps)} steps in one process"
 
 
 def report(results: list[dict]) -> None:

@@ -1,7 +1,8 @@
-"""daily_sync's executor: in_process unless the run config says otherwise. The deployment's own
-command, with no run config, runs every step in the run's process, each with its own events
-(what the UI shows per step); `multiprocess` stays selectable for a deployment that wants a
-process per step (tests/reliability/test_pxm_outage_process.py runs it)."""
+"""daily_sync's and demand_backfill's executor: in_process unless the run config says
+otherwise. The deployment's own command, with no run config, runs every step of daily_sync in
+the run's process, each with its own events (what the UI shows per step); `multiprocess` stays
+selectable for a deployment that wants a process per step
+(tests/reliability/test_pxm_outage_process.py runs it)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
 from tests.conftest import ROOT, SAMPLE_EXPORTS
 
 DAY = "2026-11-21"
 
 
-def test_daily_sync_takes_either_executor_in_run_config():
+@pytest.mark.parametrize("name", ["daily_sync", "demand_backfill"])
+def test_the_job_takes_either_executor_in_run_config(name):
     from pipelines.definitions import defs
 
-    job = defs.resolve_job_def("daily_sync")
+    job = defs.resolve_job_def(name)
 
     def chosen(run_config: dict) -> list[str]:
         [executor] = dg.validate_run_config(job, run_config)["execution"].values()
