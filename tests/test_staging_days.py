@@ -10,9 +10,10 @@ import hashlib
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipelines.core.paqtana.demand_days import day_digests
-from pipelines.core.staging import StagingStore
+from pipelines.core.staging import StagingMissingError, StagingStore
 
 FIRST = dt.date(2026, 11, 1)
 
@@ -77,3 +78,21 @@ def test_days_are_written_one_file_each_with_their_rows_in_frame_order(tmp_path)
             pd.testing.assert_frame_equal(written, expected, check_categorical=False)
         back = store.read_days("erp_demand", FIRST, last)
         assert len(back) == len(frame)
+
+
+def test_days_read_together_keep_their_values_whatever_each_days_categories(tmp_path):
+    store = StagingStore(tmp_path)
+    one = pd.DataFrame({"code": pd.Categorical(["A", "B"]), "quantity": [1.0, 2.0]})
+    two = pd.DataFrame({"code": pd.Categorical(["C"]), "quantity": [3.0]})
+    three = pd.DataFrame({"code": ["D"], "quantity": [4]})  # another day's file, other types
+    store.write_day("demand", FIRST, one)
+    store.write_day("demand", FIRST + dt.timedelta(days=1), two)
+    both = store.read_days("demand", FIRST, FIRST + dt.timedelta(days=1))
+    assert both["code"].astype(str).tolist() == ["A", "B", "C"]
+    assert both["quantity"].tolist() == [1.0, 2.0, 3.0]
+    store.write_day("demand", FIRST + dt.timedelta(days=2), three)
+    every = store.read_days("demand", FIRST, FIRST + dt.timedelta(days=2))
+    assert every["code"].astype(str).tolist() == ["A", "B", "C", "D"]
+    assert every["quantity"].tolist() == [1.0, 2.0, 3.0, 4.0]
+    with pytest.raises(StagingMissingError, match="2026-11-04"):
+        store.read_days("demand", FIRST, FIRST + dt.timedelta(days=3))
