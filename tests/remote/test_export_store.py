@@ -155,3 +155,44 @@ def test_drops_are_listed_through_a_file_url(tmp_path):
 
     assert store.location == f"{tmp_path}/exports"
     assert days[-2:] == [("2026-11-21", True), ("2026-11-22", False)]
+
+
+def _linked_exports(tmp_path) -> tuple:
+    """An export folder whose history folder, one drop folder and one drop file are symlinks
+    into a share elsewhere (how ERP hosts often publish), plus a dangling link."""
+    share, exports = tmp_path / "share", tmp_path / "exports"
+    (share / "history").mkdir(parents=True)
+    (share / "history" / "demand_2025.csv.gz").write_bytes(b"")
+    (share / "2026-11-20").mkdir()
+    (share / "2026-11-20" / "items.csv").write_text("location,code,on_hand\nP,A,1\n")
+    (share / "2026-11-20" / "_SUCCESS").write_text("")
+    (share / "items_extra.csv").write_text("location,code,on_hand\nP,B,1\n")
+    (exports / "2026-11-21").mkdir(parents=True)
+    (exports / "2026-11-21" / "items.csv").write_text("location,code,on_hand\nP,A,2\n")
+    (exports / "2026-11-21" / "items_extra.csv").symlink_to(share / "items_extra.csv")
+    (exports / "2026-11-21" / "items_gone.csv").symlink_to(share / "not-there.csv")
+    (exports / "2026-11-21" / "_SUCCESS").write_text("")
+    (exports / "history").symlink_to(share / "history", target_is_directory=True)
+    (exports / "2026-11-20").symlink_to(share / "2026-11-20", target_is_directory=True)
+    (exports / "2026-11-19").symlink_to(share / "2026-11-19", target_is_directory=True)  # dangling
+    return exports
+
+
+def _check_linked(store: ExportStore) -> None:
+    drops = list_drops(store)
+    assert [(d.day, d.complete) for d in drops] == [
+        (dt.date(2026, 11, 20), True),
+        (dt.date(2026, 11, 21), True),
+    ]
+    assert [f.name for f in drops[0].files(FileKind.ITEMS)] == ["items.csv"]
+    assert [f.name for f in drops[1].files(FileKind.ITEMS)] == ["items.csv", "items_extra.csv"]
+    assert [f.name for f in store.history_files()] == ["demand_2025.csv.gz"]
+
+
+def test_symlinked_history_and_drop_folders_are_found_locally(tmp_path):
+    _check_linked(ExportStore.local(_linked_exports(tmp_path)))
+
+
+def test_symlinked_history_and_drop_folders_are_found_over_sftp(tmp_path, sftp_server):
+    with ExportStore.connect(sftp_server.location(_linked_exports(tmp_path))) as store:
+        _check_linked(store)

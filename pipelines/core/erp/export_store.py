@@ -162,10 +162,7 @@ class ExportStore:
         """Every folder named YYYY-MM-DD, oldest first, from ONE listing of the root (the
         sensor's cost per tick); none when the root does not exist (yet)."""
         found = []
-        for entry in self._listing(self.root):
-            if entry["type"] not in ("directory", "link"):
-                continue
-            name = posixpath.basename(entry["name"].rstrip("/"))
+        for name in self._entries(self.root, "directory"):
             try:
                 day = dt.date.fromisoformat(name)
             except ValueError:
@@ -189,11 +186,7 @@ class ExportStore:
 
     def kind_files(self, folder: str, kind: FileKind) -> list[ExportFile]:
         """Files of one kind in a folder: `<kind>*.csv|.csv.gz|.xlsx`, in name order."""
-        names = sorted(
-            posixpath.basename(entry["name"])
-            for entry in self._listing(folder)
-            if entry["type"] in ("file", "link")  # SFTP lists a symlink as a link
-        )
+        names = sorted(self._entries(folder, "file"))
         return [
             ExportFile(self, posixpath.join(folder, name))
             for name in names
@@ -211,6 +204,25 @@ class ExportStore:
         return io.BufferedReader(_GuardedStream(raw, self, path), READ_BUFFER_BYTES)
 
     # --- internals ------------------------------------------------------------------------------
+
+    def _entries(self, folder: str, kind: str) -> list[str]:
+        """Names of the folder's entries of `kind` ("file" or "directory"), a symlink counted
+        as what it points to: an ERP host often links a drop or the history folder in from
+        elsewhere. fsspec's local filesystem lists a symlink as "other" and SFTP as "link"
+        whatever it points to, so only those entries cost one more look-up each (a dangling
+        link is neither and is left out)."""
+        names = []
+        for entry in self._listing(folder):
+            path = entry["name"].rstrip("/")
+            if entry["type"] not in ("file", "directory"):
+                with self._failures(f"following the link {self.shown(path)}"):
+                    target = self.fs.isdir(path) if kind == "directory" else self.fs.isfile(path)
+                if not target:
+                    continue
+            elif entry["type"] != kind:
+                continue
+            names.append(posixpath.basename(path))
+        return names
 
     def _listing(self, folder: str) -> list[dict[str, Any]]:
         with self._failures(f"listing {self.shown(folder)}"):

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from pipelines.core.state_db import metadata, upsert
 from pipelines.core.sync.units import Unit, UnitAnswer
 
+HASH_ROWS = 1 << 20
+
 accepted_demand_days = sa.Table(
     "paqtana_demand_days",
     metadata,
@@ -30,24 +32,39 @@ accepted_demand_days = sa.Table(
 
 def day_digests(demand: pd.DataFrame) -> dict[dt.date, tuple[str, int]]:
     """Per day: a digest of its daily totals (the same totals in any row order give the same
-    digest) and how many there are. Hashed per row by pandas, combined per day."""
+    digest) and how many there are. Hashed per row by pandas, combined per day with numpy
+    (a wrapping sum and a xor per day over the rows in day order): no Python date per row,
+    which at a year of 20,000 series cost 3 s and 700 MB."""
     if demand.empty:
         return {}
-    hashes = pd.util.hash_pandas_object(
-        demand[["location", "code", "quantity"]], index=False
-    ).to_numpy()
-    days = demand["date"].dt.date.to_numpy()
-    frame = pd.DataFrame({"day": days, "hash": hashes, "shifted": hashes * np.uint64(0x9E3779B1)})
-    grouped = frame.groupby("day", sort=True)
-    sums = grouped["hash"].sum()  # wraps at 2**64, which is what we want
-    mixed = grouped["shifted"].agg(lambda h: np.bitwise_xor.reduce(h.to_numpy()))
-    counts = grouped.size()
+    # Row hashes do not depend on the other rows: hashed a slice at a time, so the temporaries
+    # stay small (all at once they were 300 MB at a year of 20,000 series).
+    hashes = np.empty(len(demand), dtype=np.uint64)
+    for lo in range(0, len(demand), HASH_ROWS):
+        part = demand.iloc[lo : lo + HASH_ROWS][["location", "code", "quantity"]]
+        hashes[lo : lo + len(part)] = pd.util.hash_pandas_object(part, index=False).to_numpy()
+    days = demand["date"].to_numpy().astype("datetime64[D]")
+    if not (days[1:] >= days[:-1]).all():  # the extract writes days in order; anything else
+        order = np.argsort(days, kind="stable")
+        days, hashes = days[order], hashes[order]
+    unknown = np.isnat(days)
+    if unknown.any():  # no day, no digest (as a groupby drops them)
+        days, hashes = days[~unknown], hashes[~unknown]
+    if not len(days):
+        return {}
+    starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+    sums = np.add.reduceat(hashes, starts)  # wraps at 2**64, which is what we want
+    hashes *= np.uint64(0x9E3779B1)  # in place: the per-row hashes are not needed any more
+    mixed = np.bitwise_xor.reduceat(hashes, starts)
+    counts = np.diff(np.r_[starts, len(days)])
     return {
-        day: (
-            hashlib.sha256(f"{counts[day]}:{sums[day]}:{mixed[day]}".encode()).hexdigest(),
-            int(counts[day]),
+        day.item(): (
+            hashlib.sha256(f"{count}:{total}:{mix}".encode()).hexdigest(),
+            int(count),
         )
-        for day in counts.index
+        for day, count, total, mix in zip(
+            days[starts], counts.tolist(), sums.tolist(), mixed.tolist(), strict=True
+        )
     }
 
 

@@ -220,6 +220,7 @@ def _send_demand(load: _Load, client: PaqtanaClient, *, recalculate: bool) -> dg
     first, last = demand_window(context)
     window = range_label(first, last)
     demand = load.staging.store().read_days("erp_demand", first, last)
+    rows_in = len(demand)
     digests = day_digests(demand)
     if is_demand_backfill(context) or load.cadence.forces(PAQTANA_HISTORICAL_DEMAND):
         days, unchanged = sorted(digests), []  # the initial load, or a re-send on purpose
@@ -228,13 +229,17 @@ def _send_demand(load: _Load, client: PaqtanaClient, *, recalculate: bool) -> dg
         days = sorted(d for d, (digest, _n) in digests.items() if held.get(d) != digest)
         unchanged = sorted(set(digests) - set(days))
     to_send = demand[demand["date"].dt.date.isin(days)] if len(days) < len(digests) else demand
+    # The builder lets the frame go once it is encoded, if it holds the only reference: hand
+    # it over (a year of 20,000 series: 140 MB less at the step's peak).
+    handed_over = [to_send]
+    del demand, to_send
     with load.erp.export_store() as exports:  # before the send: an unreachable store sends nothing
         dropped = {d.day for d in complete_drops(exports)}
     missing = [
         d for d in settings.business_calendar().business_days(first, last) if d not in dropped
     ]
     built = build_historical_demand_chunks(
-        to_send,
+        handed_over.pop(),
         load.erp.locations(),
         load.paqtana.body_cap_bytes,
         org_workspaces=load.org_workspaces(client),
@@ -272,7 +277,7 @@ def _send_demand(load: _Load, client: PaqtanaClient, *, recalculate: bool) -> dg
         "days_sent": dg.MetadataValue.json([d.isoformat() for d in days] if result.sent else []),
         "days_unchanged": len(unchanged),
         "days_without_drop": dg.MetadataValue.json([d.isoformat() for d in missing]),
-        "rows_in": len(demand),
+        "rows_in": rows_in,
         "rows_rejected": len(built.rejects),
         "series": built.series,
         "chunks": len(built.chunks),
