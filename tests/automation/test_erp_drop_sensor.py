@@ -180,18 +180,21 @@ def test_days_outside_partitions_or_lookback_are_not_requested(
 ):
     before_start = (business_days.start.date() - dt.timedelta(days=1)).isoformat()
     future = "2999-01-01"
-    too_old = days_ago(30)
+    too_old, old_and_unfinished = days_ago(30), days_ago(29)
     for day in (before_start, too_old, future):
         drop(export_dir, day)
+    drop(export_dir, old_and_unfinished, marker_age_s=None)
     (export_dir / "history").mkdir()  # not a dated folder: not a drop at all
 
     result = tick(automation_defs, instance)
 
     assert result.run_requests == []
+    # An old drop without _SUCCESS is told apart from the old complete ones.
     assert result.skip_message == (
         f"no drop to sync in {export_dir}: 2 not a business-day partition "
         f"(SYNC_PARTITIONS_START): {before_start}, {future}; 1 older than the 7-day lookback "
-        f"(backfill on purpose): {too_old}"
+        f"(backfill on purpose): {too_old}; 1 older than the 7-day lookback and incomplete "
+        f"(no _SUCCESS: never finished, never read): {old_and_unfinished}"
     )
 
 
