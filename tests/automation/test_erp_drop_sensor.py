@@ -230,3 +230,20 @@ def test_cursor_keeps_the_latest_400_days(automation_defs, instance, export_dir)
     assert len(kept) == 400
     assert kept[0] == old[1]
     assert kept[-1] == days_ago(1)
+
+
+def test_on_the_dated_demo_sample_the_sensor_starts_a_run_at_its_first_tick(
+    automation_defs, instance, export_dir
+):
+    """What `make ui` shows: the committed sample dated to end yesterday (the fixed November
+    days are past the lookback), its markers past the settle time."""
+    from erp_sandbox.samples.erp_exports import DAILY_DROPS, dated_sample
+
+    yesterday = TODAY - dt.timedelta(days=1)
+    first = dated_sample(export_dir, yesterday)
+
+    result = tick(automation_defs, instance)
+
+    assert first == yesterday - dt.timedelta(days=DAILY_DROPS - 1)
+    assert requested(result) == [(days_ago(1), days_ago(1))]
+    assert not (export_dir / TODAY.isoformat() / "_SUCCESS").exists()  # still being written
