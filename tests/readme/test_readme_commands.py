@@ -20,6 +20,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -91,15 +92,20 @@ def test_the_readme_walk_through_works_as_pasted(walk):
         start_new_session=True,
     )
     try:
-        # The sandbox prints exactly the export lines the README's env step pastes.
+        # Its output read all along (an unread pipe would stall it on its access log).
         printed: list[str] = []
+        reader = threading.Thread(
+            target=lambda: printed.extend(line.rstrip("\n") for line in sandbox.stdout),
+            daemon=True,
+        )
+        reader.start()
+        # The sandbox prints exactly the export lines the README's env step pastes.
         deadline = time.monotonic() + 30
         wanted = [line for line in steps["env"].splitlines() if line.startswith("export PAQ")]
         while not any(line.startswith("export PXM_CLIENT_SECRET") for line in printed):
             assert time.monotonic() < deadline, f"the sandbox printed no exports: {printed}"
-            line = sandbox.stdout.readline()
-            assert line, f"the sandbox stopped: {printed}"
-            printed.append(line.rstrip("\n"))
+            assert sandbox.poll() is None, f"the sandbox stopped: {printed}"
+            time.sleep(0.05)
         exports = [line for line in printed if line.startswith("export ")]
         readme_exports = [line for line in steps["env"].splitlines() if line.startswith("export ")]
         assert wanted and exports == [e for e in readme_exports if "DAGSTER_HOME" not in e]
@@ -176,5 +182,7 @@ def test_the_readme_walk_through_works_as_pasted(walk):
     finally:
         # Ctrl-C, as the README says
         os.killpg(sandbox.pid, signal.SIGINT)
-        rest, _ = sandbox.communicate(timeout=15)
+        sandbox.wait(timeout=15)
+        reader.join(timeout=5)
+    rest = "\n".join(printed[-40:])
     assert sandbox.returncode == 0 and "Traceback" not in rest, rest
