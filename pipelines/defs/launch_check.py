@@ -45,6 +45,11 @@ class _CheckedExecutor(dg.Executor):
     def __init__(self, inner: dg.Executor) -> None:
         self._inner = inner
 
+    def __getattr__(self, name: str):  # noqa: ANN204
+        """The rest is the inner executor's: an execution loop reads its executor's own
+        attributes through the run's context (dagster-celery's `app_args()`)."""
+        return getattr(self._inner, name)
+
     @property
     def retries(self):  # noqa: ANN201 - RetryMode
         return self._inner.retries
