@@ -48,6 +48,8 @@ class _CheckedExecutor(dg.Executor):
     def __getattr__(self, name: str):  # noqa: ANN204
         """The rest is the inner executor's: an execution loop reads its executor's own
         attributes through the run's context (dagster-celery's `app_args()`)."""
+        if name == "_inner":  # not set yet (a copy being built): no recursion
+            raise AttributeError(name)
         return getattr(self._inner, name)
 
     @property
