@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,6 +38,85 @@ def sandbox_environment(sandbox, config) -> dict[str, str]:  # noqa: ANN001
         "PXM_CLIENT_ID": config.pxm.client_id,
         "PXM_CLIENT_SECRET": config.pxm.client_secret,
     }
+
+
+def use_dated_sample(data_dir: Path) -> None:
+    """Point the demo at the sample dated to end yesterday (`SYNC_NOW`'s day if set), with the
+    partitions starting at its first drop, unless ERP_EXPORT_DIR names exports of one's own:
+    the committed sample's November days are past the drop sensor's lookback and 700 empty
+    partitions before them say nothing. Set before anything reads the settings."""
+    if os.environ.get("ERP_EXPORT_DIR"):
+        return
+    from erp_sandbox.samples.erp_exports import dated_sample
+
+    now = os.environ.get("SYNC_NOW")
+    zone = ZoneInfo(os.environ.get("SYNC_TIMEZONE") or "UTC")
+    today = dt.datetime.fromisoformat(now).date() if now else dt.datetime.now(zone).date()
+    last = today - dt.timedelta(days=1)
+    exports = data_dir / "demo_exports"
+    first = dated_sample(exports, last)
+    os.environ["ERP_EXPORT_DIR"] = str(exports)
+    os.environ.setdefault("SYNC_PARTITIONS_START", first.isoformat())
+    print(f"sample ERP drops {first}..{last} (and {today} still being written) in {exports}")
+
+
+def run_ui() -> int:
+    """`dagster dev` in a session of its own, stopped by one SIGINT to it (its own clean
+    shutdown of the webserver and the daemon) whatever stops us: Ctrl-C, a TERM to `make` (make
+    passes it on) or a hang-up; and sent a TERM by the kernel if we die without a word. What is
+    left of its session afterwards (a run in flight) is ended too, then our exit stops the
+    sandbox thread."""
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")]
+    ui = subprocess.Popen(
+        [*command, "-h", "127.0.0.1"], start_new_session=True, preexec_fn=_ui_child_signals
+    )
+    asked: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        if not asked:
+            print(f"\nstopping dagster dev and the sandbox ({signal.Signals(signum).name})")
+            with contextlib.suppress(ProcessLookupError):  # already gone
+                os.kill(ui.pid, signal.SIGINT)
+        asked.append(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+    try:
+        code = ui.wait()
+    finally:
+        _end_session(ui.pid)
+    print("dagster dev and the sandbox stopped", flush=True)
+    return 0 if asked or code == 0 else code
+
+
+def _ui_child_signals() -> None:
+    """In the child before exec: SIGINT and SIGTERM as Python expects them (a shell starting us
+    in the background ignores SIGINT, and dagster dev would inherit that), and, on Linux, a
+    SIGTERM from the kernel when this process dies, even by SIGKILL."""
+    import ctypes
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _end_session(pgid: int, grace_s: float = 10.0) -> None:
+    """TERM whatever still runs in the UI's process group, then KILL after `grace_s`."""
+    import time
+
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 0.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
 
 
 def latest_complete_day() -> str:
@@ -153,26 +235,14 @@ def main() -> None:
     # the pipeline's data folder, as settings.py reads it: the report, the log and the sandbox in it
     data_dir = Path(PROJECT_ROOT, os.environ.get("ERP_SYNC_DATA_DIR") or ".erp_sync")
     data_dir.mkdir(parents=True, exist_ok=True)
+    use_dated_sample(data_dir)
     config = SandboxConfig(storage=str(data_dir / "sandbox.db"))
     config.pxm.catalog = PxmCatalog.from_json_file(PROJECT_ROOT / "sample_data/pxm_catalog.json")
     with run_sandbox(config) as sandbox:
         os.environ.update(sandbox_environment(sandbox, config))
         print(f"API sandbox on {sandbox.url} (state in {config.storage})")
         if args.ui:
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "dagster",
-                    "dev",
-                    "-w",
-                    str(PROJECT_ROOT / "workspace.yaml"),
-                    "-h",
-                    "127.0.0.1",
-                ],
-                check=False,
-            )
-            return
+            sys.exit(run_ui())  # leaving the block stops the sandbox
         day = args.day or latest_complete_day()
         started = time.time()
         log = data_dir / "logs" / f"demo-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"

@@ -75,14 +75,17 @@ def run_sandbox(
 def serve_forever(
     sandbox: Sandbox, port: int, on_bound: Callable[[Sandbox], None] | None = None
 ) -> None:
-    """Serve in the foreground until interrupted (uvicorn handles Ctrl-C). `on_bound` runs once
-    the port is known, before serving starts."""
+    """Serve in the foreground until interrupted: uvicorn shuts down on Ctrl-C or SIGTERM, then
+    re-raises the Ctrl-C, which is the way a person stops it, not an error (no traceback).
+    `on_bound` runs once the port is known, before serving starts."""
     sock = _bind(port)
     sandbox.url = f"http://{HOST}:{sock.getsockname()[1]}"
     if on_bound is not None:
         on_bound(sandbox)
     try:
         _server(sandbox, "info", access_log=True).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
     finally:
         sock.close()
         sandbox.close()

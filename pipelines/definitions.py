@@ -8,6 +8,7 @@ from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp import assets as erp_assets
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.jobs import daily_sync, daily_sync_celery, demand_backfill
+from pipelines.defs.launch_check import checked
 from pipelines.defs.ops import OPS_JOBS
 from pipelines.defs.paqtana import assets as paqtana_assets
 from pipelines.defs.paqtana.checks import PAQTANA_CHECKS
@@ -31,6 +32,8 @@ defs = dg.Definitions(
     asset_checks=[*ASSET_CHECKS, *PAQTANA_CHECKS, *PIXEE_CHECKS],
     jobs=[daily_sync, demand_backfill, daily_sync_celery, *OPS_JOBS],
     schedules=SCHEDULES,
+    # Every job checks its run config before any step (jobs.py wraps the Celery one itself).
+    executor=checked(dg.multi_or_in_process_executor),
     sensors=SENSORS,
     resources={
         "erp": ErpExportsResource(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
+import os
 import random
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +205,22 @@ def generate(out_dir: Path, last_day: dt.date = DEFAULT_LAST_DAY, seed: int = SE
         )
         if day <= last_day:
             (folder / SUCCESS_MARKER).write_text("")
+
+
+def dated_sample(out_dir: Path, last_day: dt.date) -> dt.date:
+    """The same sample with its drops ending at `last_day` (rewritten only when that day
+    changed), for `make demo` and `make ui`: the committed sample's fixed November days are
+    older than the drop sensor's lookback, so it would never start a run on them. Returns the
+    first daily drop's day."""
+    stamp = out_dir.with_name(out_dir.name + ".last_day")
+    if not (out_dir.is_dir() and stamp.is_file() and stamp.read_text() == last_day.isoformat()):
+        generate(out_dir, last_day)
+        # Written an hour ago, as an ERP would have: the sensor need not wait out the settle time.
+        written = time.time() - 3600
+        for marker in out_dir.glob(f"*/{SUCCESS_MARKER}"):
+            os.utime(marker, (written, written))
+        stamp.write_text(last_day.isoformat())
+    return last_day - dt.timedelta(days=DAILY_DROPS - 1)
 
 
 def _main() -> None:

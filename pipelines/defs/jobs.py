@@ -3,6 +3,7 @@
 import dagster as dg
 from dagster_celery import celery_executor
 
+from pipelines.defs.launch_check import checked
 from pipelines.defs.loads import FRESHNESS_CHECK, LOAD_ASSETS
 
 # Every asset and its checks, but the freshness checks: their sensor judges them after the
@@ -63,7 +64,7 @@ demand_backfill = dg.define_asset_job(
 daily_sync_celery = dg.define_asset_job(
     "daily_sync_celery",
     selection=SYNC_SELECTION,
-    executor_def=celery_executor,
+    executor_def=checked(celery_executor),
     description="daily_sync with each step run by a Celery worker (a shared "
     "ERP_SYNC_DATA_DIR and the Postgres instance are required).",
 )

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from pipelines.core.shares import percent
+
 
 @dataclass(frozen=True)
 class CheckedMaterialization:
@@ -73,6 +75,7 @@ def reject_share_result(
     return dg.AssetCheckResult(
         passed=share <= limit,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"{refused_rows} of {total_rows} refused ({share:.1%}; limit {limit:.1%})",
+        description=f"{refused_rows} of {total_rows} refused ({percent(share, limit)}; limit "
+        f"{percent(limit, share)})",
         metadata=metadata,
     )

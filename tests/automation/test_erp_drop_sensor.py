@@ -180,18 +180,21 @@ def test_days_outside_partitions_or_lookback_are_not_requested(
 ):
     before_start = (business_days.start.date() - dt.timedelta(days=1)).isoformat()
     future = "2999-01-01"
-    too_old = days_ago(30)
+    too_old, old_and_unfinished = days_ago(30), days_ago(29)
     for day in (before_start, too_old, future):
         drop(export_dir, day)
+    drop(export_dir, old_and_unfinished, marker_age_s=None)
     (export_dir / "history").mkdir()  # not a dated folder: not a drop at all
 
     result = tick(automation_defs, instance)
 
     assert result.run_requests == []
+    # An old drop without _SUCCESS is told apart from the old complete ones.
     assert result.skip_message == (
         f"no drop to sync in {export_dir}: 2 not a business-day partition "
         f"(SYNC_PARTITIONS_START): {before_start}, {future}; 1 older than the 7-day lookback "
-        f"(backfill on purpose): {too_old}"
+        f"(backfill on purpose): {too_old}; 1 older than the 7-day lookback and incomplete "
+        f"(no _SUCCESS: never finished, never read): {old_and_unfinished}"
     )
 
 
@@ -227,3 +230,20 @@ def test_cursor_keeps_the_latest_400_days(automation_defs, instance, export_dir)
     assert len(kept) == 400
     assert kept[0] == old[1]
     assert kept[-1] == days_ago(1)
+
+
+def test_on_the_dated_demo_sample_the_sensor_starts_a_run_at_its_first_tick(
+    automation_defs, instance, export_dir
+):
+    """What `make ui` shows: the committed sample dated to end yesterday (the fixed November
+    days are past the lookback), its markers past the settle time."""
+    from erp_sandbox.samples.erp_exports import DAILY_DROPS, dated_sample
+
+    yesterday = TODAY - dt.timedelta(days=1)
+    first = dated_sample(export_dir, yesterday)
+
+    result = tick(automation_defs, instance)
+
+    assert first == yesterday - dt.timedelta(days=DAILY_DROPS - 1)
+    assert requested(result) == [(days_ago(1), days_ago(1))]
+    assert not (export_dir / TODAY.isoformat() / "_SUCCESS").exists()  # still being written

@@ -61,16 +61,23 @@ def test_too_many_rejects_fail_the_blocking_check(tmp_path):
     day.mkdir(parents=True)
     (day / "items.csv").write_text("location,code,on_hand\nP,A,1\nP,B,-1\nP,C,x\n")
     (day / "_SUCCESS").write_text("")
-    result = dg.materialize(
-        [erp_assets.erp_items],
-        partition_key="2026-11-21",
-        resources=erp_resource(tmp_path, tmp_path / "exports"),
-        raise_on_error=False,
-    )
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [erp_assets.erp_items],
+            partition_key="2026-11-21",
+            resources=erp_resource(tmp_path, tmp_path / "exports"),
+            instance=instance,
+            raise_on_error=False,
+        )
+        logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
     evaluation = result.get_asset_check_evaluations()[0]
     assert not evaluation.passed
-    assert evaluation.metadata["reason"].value.startswith(
-        "2 of 3 rows refused (66.6667%), above MAX_REJECT_SHARE=0.05; see "
+    reason = evaluation.metadata["reason"].value
+    assert reason.startswith("2 of 3 rows refused: 66.7% is above MAX_REJECT_SHARE=0.05 (5%); see ")
+    # The run's log, not only the check's metadata, says which check stopped what, and why.
+    assert (
+        f"blocking check erp_items/usable failed, so the loads that read erp_items do not run: "
+        f"{reason}" in logs
     )
 
 

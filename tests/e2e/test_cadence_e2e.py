@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import dagster as dg
-import pytest
 
 from pipelines.core.paqtana.client import PaqtanaClient
 from pipelines.defs.cadence.resources import CadenceGuardResource
+from pipelines.defs.launch_check import config_problems
 from pipelines.defs.paqtana.resources import PaqtanaResource
 from tests.conftest import ROOT
 from tests.e2e.helpers import DEMAND_ONLY, PAQTANA_CHAIN, materialize, meta
@@ -91,8 +91,12 @@ def test_a_year_backfill_is_one_run_and_the_same_range_twice_a_day_is_refused(
 
 def test_force_without_reason_is_refused_and_with_reason_is_recorded(resources, instance, sandbox):
     assert materialize(PAQTANA_CHAIN, DAY, instance, resources).success
-    with pytest.raises(ValueError, match="force: true needs a reason"):
-        CadenceGuardResource(force=True)
+    # Refused by every job's executor before any step (tests/readme runs it from the CLI).
+    assert config_problems({"cadence": {"force": True}}) == [
+        "force: true needs a reason (resources.cadence.config.reason), so the ledger says why "
+        "the vendor's limit was overridden"
+    ]
+    assert config_problems({"cadence": {"force": True, "reason": "ERP re-export"}}) == []
     forced = resources | {"cadence": CadenceGuardResource(force=True, reason="ERP re-export")}
     result = materialize(PAQTANA_CHAIN, DAY, instance, forced)
     assert meta(result, "paqtana_master_inventory")["cadence"] == "sent: forced: ERP re-export"

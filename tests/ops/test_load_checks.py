@@ -63,7 +63,7 @@ def test_paqtana_rejects_share_is_rows_rejected_over_rows_in(instance, asset):
     over = reject_share_result(asset, checked, 0.05, refused="rows_rejected", total="rows_in")
     assert not over.passed
     assert over.severity is dg.AssetCheckSeverity.WARN
-    assert over.description == "6 of 100 refused (6.0%; limit 5.0%)"
+    assert over.description == "6 of 100 refused (6%; limit 5%)"
     assert over.metadata["rejects_file"].value == "/r"
     assert reject_share_result(
         asset, checked, 0.06, refused="rows_rejected", total="rows_in"
@@ -80,7 +80,7 @@ def test_pixee_share_is_over_the_days_catalog_so_one_resent_refusal_stays_small(
         total="products_considered",
     )
     assert result.passed
-    assert result.description == "1 of 501 refused (0.2%; limit 5.0%)"
+    assert result.description == "1 of 501 refused (0.2%; limit 5%)"
 
 
 def test_no_rows_in_is_a_zero_share(instance):

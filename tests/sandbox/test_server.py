@@ -85,7 +85,7 @@ def _accepts(address: str, port: int | None) -> bool:
         return False
 
 
-def test_cli_serves_on_the_given_port_and_prints_the_base_urls(tmp_path: Path) -> None:
+def test_cli_serves_on_the_given_port_and_prints_the_exports_to_paste(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         port = probe.getsockname()[1]
@@ -97,17 +97,35 @@ def test_cli_serves_on_the_given_port_and_prints_the_base_urls(tmp_path: Path) -
         text=True,
     )
     try:
-        printed = [process.stdout.readline() for _ in range(4)]  # type: ignore[union-attr]
+        printed = [process.stdout.readline() for _ in range(11)]  # type: ignore[union-attr]
         workspaces = _get_when_up(f"http://{HOST}:{port}/v2/org/demo-org/workspaces")
     finally:
         process.terminate()
         process.wait(timeout=10)
 
-    assert f"Paqtana base URL: http://{HOST}:{port}" in printed[1]
-    assert f"Pixee base URL:   http://{HOST}:{port}/api/v1/ext" in printed[2]
-    assert f"PXM base URL:     http://{HOST}:{port}" in printed[3]
+    exports = [line.rstrip("\n") for line in printed if line.startswith("export ")]
+    assert exports == [
+        f"export PAQTANA_BASE_URL=http://{HOST}:{port}",
+        "export PAQTANA_TOKEN=sandbox-paqtana-token",
+        "export PAQTANA_ORG=demo-org",
+        f"export PIXEE_BASE_URL=http://{HOST}:{port}/api/v1/ext",
+        "export PIXEE_API_KEY=pm_test_sandbox",
+        f"export PXM_BASE_URL=http://{HOST}:{port}",
+        "export PXM_CLIENT_ID=sandbox-pxm-client",
+        "export PXM_CLIENT_SECRET=sandbox-pxm-secret",
+    ]
+    # Everything else it prints is a shell comment: the whole block pastes as is.
+    assert all(line.startswith(("export ", "# ")) for line in printed), printed
     assert workspaces.status_code == 200
     assert db.exists()
+    # --print-env prints the same lines for a port, and nothing else (for `eval`).
+    env = subprocess.run(
+        [sys.executable, "-m", "erp_sandbox", "--port", str(port), "--print-env"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert env.stdout.splitlines() == exports
 
 
 def _get_when_up(url: str) -> httpx.Response:

@@ -54,6 +54,8 @@ class DropTriage:
     covered: list[str] = field(default_factory=list)  # older than a drop already held or sent
     not_partition: list[str] = field(default_factory=list)
     too_old: list[str] = field(default_factory=list)
+    # Older than the lookback AND without _SUCCESS: not "still being written", never finished.
+    too_old_incomplete: list[str] = field(default_factory=list)
 
     @property
     def newest_ready(self) -> str | None:
@@ -70,6 +72,11 @@ class DropTriage:
             (self.covered, "older than a drop already synced (the catch-up carries their demand)"),
             (self.not_partition, "not a business-day partition (SYNC_PARTITIONS_START)"),
             (self.too_old, f"older than the {lookback_days}-day lookback (backfill on purpose)"),
+            (
+                self.too_old_incomplete,
+                f"older than the {lookback_days}-day lookback and incomplete (no "
+                f"{SUCCESS_MARKER}: never finished, never read)",
+            ),
         ]
         found = "; ".join(f"{len(days)} {why}: {_days(days)}" for days, why in parts if days)
         return f"no drop to sync in {export_dir}: {found}"
@@ -97,7 +104,7 @@ def triage_drops(
         if not is_partition(day):
             triage.not_partition.append(day)
         elif drop.day < oldest_day:
-            triage.too_old.append(day)
+            (triage.too_old if drop.complete else triage.too_old_incomplete).append(day)
         elif not drop.complete:
             triage.incomplete.append(day)
         elif day in requested:

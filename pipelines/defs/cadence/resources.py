@@ -5,7 +5,7 @@ the ledger's (`pipelines/core/cadence/ledger.py`); the ledger lives in the state
 from __future__ import annotations
 
 import dagster as dg
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from pipelines.core.cadence.endpoints import Endpoint
 from pipelines.core.cadence.ledger import SyncKind, SyncRequest
@@ -35,20 +35,26 @@ class CadenceGuardResource(dg.ConfigurableResource):
         description="How long a send waits for another live attempt on its endpoint to end.",
     )
 
-    @model_validator(mode="after")
-    def _reasons_and_names(self) -> CadenceGuardResource:
-        """Checked when the run is launched, before any step runs or any request goes out."""
+    def problems(self) -> list[str]:
+        """The config's broken rules, one line each. Checked by every job's executor before any
+        step runs (`pipelines/defs/launch_check.py`), not when a step initialises the resource:
+        that happens in each step's process, after the extracts and the PXM read. The ledger
+        refuses a forced send without a reason too, whoever builds the request."""
+        found = []
         if (self.force or self.older_snapshot) and not self.reason.strip():
             what = "force: true" if self.force else "older_snapshot: true"
-            raise ValueError(
+            found.append(
                 f"{what} needs a reason (resources.cadence.config.reason), so the ledger says "
                 "why the vendor's limit was overridden"
             )
         if self.older_snapshot and not self.endpoints:
-            raise ValueError("older_snapshot: true must name its endpoints in `endpoints`")
+            found.append("older_snapshot: true must name its endpoints in `endpoints`")
         for name in self.endpoints:
-            Endpoint.from_config_name(name)
-        return self
+            try:
+                Endpoint.from_config_name(name)
+            except ValueError as exc:
+                found.append(str(exc))
+        return found
 
     def applies_to(self, endpoint: Endpoint) -> bool:
         named = {Endpoint.from_config_name(n) for n in self.endpoints}

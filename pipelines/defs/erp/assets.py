@@ -9,6 +9,7 @@ import pandas as pd
 
 from pipelines.core.erp.contract import FileKind
 from pipelines.core.erp.extract import ExtractResult, extract_demand, extract_snapshot
+from pipelines.core.shares import share_against_limit
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.partitions import daily_asset, demand_window, partition_days, range_label
 from pipelines.defs.staging import StagingResource
@@ -61,13 +62,17 @@ def _materialize(
         reason = "no clean rows: nothing to send"
     elif share > limit:
         reason = (
-            f"{result.rows_rejected} of {result.rows_read} rows refused ({share:.4%}), above "
-            f"MAX_REJECT_SHARE={limit:g}; see {rejects_path}"
+            f"{result.rows_rejected} of {result.rows_read} rows refused: "
+            f"{share_against_limit(share, limit, 'MAX_REJECT_SHARE')}; see {rejects_path}"
         )
     else:
         reason = "ok"
     if reason != "ok":
-        context.log.error(f"blocking check {asset}/{USABLE_CHECK} failed: {reason}")
+        # Dagster's own line says only "1 blocking asset check failed": this one says why.
+        context.log.error(
+            f"blocking check {asset}/{USABLE_CHECK} failed, so the loads that read {asset} do "
+            f"not run: {reason}"
+        )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": clean_rows,
