@@ -19,12 +19,16 @@ SYNC_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.checks(
 # logs and retries. A deployment that wants a process per step (or a step killed without its
 # run) says so: `execution: {config: {multiprocess: {}}}`; or runs `daily_sync_celery`.
 _default = dg.multi_or_in_process_executor
-step_executor = dg.ExecutorDefinition(
-    name=_default.name,
-    config_schema=dg.Field(_default.config_schema.config_type, default_value={"in_process": {}}),
-    requirements=_default.get_requirements,
-    executor_creation_fn=_default.executor_creation_fn,
-    description="multiprocess or in_process (the default), as in run config",
+step_executor = checked(
+    dg.ExecutorDefinition(
+        name=_default.name,
+        config_schema=dg.Field(
+            _default.config_schema.config_type, default_value={"in_process": {}}
+        ),
+        requirements=_default.get_requirements,
+        executor_creation_fn=_default.executor_creation_fn,
+        description="multiprocess or in_process (the default), as in run config",
+    )
 )
 
 daily_sync = dg.define_asset_job(
