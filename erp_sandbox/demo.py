@@ -40,13 +40,14 @@ def sandbox_environment(sandbox, config) -> dict[str, str]:  # noqa: ANN001
     }
 
 
-def use_dated_sample(data_dir: Path) -> None:
+def use_dated_sample(data_dir: Path) -> str:
     """Point the demo at the sample dated to end yesterday (`SYNC_NOW`'s day if set), with the
     partitions starting at its first drop, unless ERP_EXPORT_DIR names exports of one's own:
     the committed sample's November days are past the drop sensor's lookback and 700 empty
-    partitions before them say nothing. Set before anything reads the settings."""
+    partitions before them say nothing. Set before anything reads the settings. Returns where
+    the exports are, in words."""
     if os.environ.get("ERP_EXPORT_DIR"):
-        return
+        return f"the ERP exports in {os.environ['ERP_EXPORT_DIR']}"
     from erp_sandbox.samples.erp_exports import dated_sample
 
     now = os.environ.get("SYNC_NOW")
@@ -57,7 +58,7 @@ def use_dated_sample(data_dir: Path) -> None:
     first = dated_sample(exports, last)
     os.environ["ERP_EXPORT_DIR"] = str(exports)
     os.environ.setdefault("SYNC_PARTITIONS_START", first.isoformat())
-    print(f"sample ERP drops {first}..{last} (and {today} still being written) in {exports}")
+    return f"the sample drops {first}..{last} in {_shown(exports)} ({today}'s still being written)"
 
 
 def run_ui() -> int:
@@ -235,18 +236,19 @@ def main() -> None:
     # the pipeline's data folder, as settings.py reads it: the report, the log and the sandbox in it
     data_dir = Path(PROJECT_ROOT, os.environ.get("ERP_SYNC_DATA_DIR") or ".erp_sync")
     data_dir.mkdir(parents=True, exist_ok=True)
-    use_dated_sample(data_dir)
+    exports = use_dated_sample(data_dir)
     config = SandboxConfig(storage=str(data_dir / "sandbox.db"))
     config.pxm.catalog = PxmCatalog.from_json_file(PROJECT_ROOT / "sample_data/pxm_catalog.json")
     with run_sandbox(config) as sandbox:
         os.environ.update(sandbox_environment(sandbox, config))
         print(f"API sandbox on {sandbox.url} (state in {config.storage})")
         if args.ui:
+            print(f"exports: {exports}")
             sys.exit(run_ui())  # leaving the block stops the sandbox
         day = args.day or latest_complete_day()
         started = time.time()
         log = data_dir / "logs" / f"demo-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
-        print(f"syncing business day {day} (the full Dagster log goes to {_shown(log)})")
+        print(f"syncing business day {day} of {exports}; Dagster's log: {_shown(log)}")
         result = run_daily_sync(day, log)
         print(summarize(result, sandbox, day, log, started))
     sys.exit(0 if result.success else 1)

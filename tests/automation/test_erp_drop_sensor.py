@@ -189,12 +189,12 @@ def test_days_outside_partitions_or_lookback_are_not_requested(
     result = tick(automation_defs, instance)
 
     assert result.run_requests == []
-    # An old drop without _SUCCESS is told apart from the old complete ones.
+    # An old drop is not looked into (no marker look-up per old drop per tick); the message
+    # says so rather than calling an unfinished one complete.
     assert result.skip_message == (
         f"no drop to sync in {export_dir}: 2 not a business-day partition "
-        f"(SYNC_PARTITIONS_START): {before_start}, {future}; 1 older than the 7-day lookback "
-        f"(backfill on purpose): {too_old}; 1 older than the 7-day lookback and incomplete "
-        f"(no _SUCCESS: never finished, never read): {old_and_unfinished}"
+        f"(SYNC_PARTITIONS_START): {before_start}, {future}; 2 older than the 7-day lookback, "
+        f"complete or not (backfill on purpose): {too_old}, {old_and_unfinished}"
     )
 
 

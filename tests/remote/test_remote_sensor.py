@@ -117,7 +117,7 @@ def test_each_tick_lists_once_looks_up_markers_and_downloads_nothing(tmp_path, l
     assert second.skip_message == (
         f"no drop to sync in {location.url}: 1 incomplete (no _SUCCESS yet: still being "
         f"written): {days_ago(1)}; 2 already requested: {days_ago(3)}, {days_ago(2)}; 1 older "
-        f"than the 7-day lookback (backfill on purpose): {days_ago(30)}"
+        f"than the 7-day lookback, complete or not (backfill on purpose): {days_ago(30)}"
     )
 
 

@@ -54,8 +54,6 @@ class DropTriage:
     covered: list[str] = field(default_factory=list)  # older than a drop already held or sent
     not_partition: list[str] = field(default_factory=list)
     too_old: list[str] = field(default_factory=list)
-    # Older than the lookback AND without _SUCCESS: not "still being written", never finished.
-    too_old_incomplete: list[str] = field(default_factory=list)
 
     @property
     def newest_ready(self) -> str | None:
@@ -71,11 +69,11 @@ class DropTriage:
             (self.synced, "already synced on every daily write"),
             (self.covered, "older than a drop already synced (the catch-up carries their demand)"),
             (self.not_partition, "not a business-day partition (SYNC_PARTITIONS_START)"),
-            (self.too_old, f"older than the {lookback_days}-day lookback (backfill on purpose)"),
+            # not looked into: a marker look-up per old drop per tick would grow with the history
             (
-                self.too_old_incomplete,
-                f"older than the {lookback_days}-day lookback and incomplete (no "
-                f"{SUCCESS_MARKER}: never finished, never read)",
+                self.too_old,
+                f"older than the {lookback_days}-day lookback, complete or not (backfill on "
+                "purpose)",
             ),
         ]
         found = "; ".join(f"{len(days)} {why}: {_days(days)}" for days, why in parts if days)
@@ -104,7 +102,7 @@ def triage_drops(
         if not is_partition(day):
             triage.not_partition.append(day)
         elif drop.day < oldest_day:
-            (triage.too_old if drop.complete else triage.too_old_incomplete).append(day)
+            triage.too_old.append(day)
         elif not drop.complete:
             triage.incomplete.append(day)
         elif day in requested:
