@@ -1,8 +1,9 @@
-"""The code location: one Definitions object that only wires."""
+"""The code location: one Definitions object that only wires. No setting or credential of the
+environment is baked into it (resources read theirs at run time), so the job's snapshot, and the
+Launchpad, are the same on every machine."""
 
 import dagster as dg
 
-from pipelines.defs import settings
 from pipelines.defs.automation import ASSET_CHECKS, SCHEDULES, SENSORS
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp import assets as erp_assets
@@ -31,26 +32,13 @@ defs = dg.Definitions(
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources={
-        "erp": ErpExportsResource(
-            sftp_password=settings.env_var_if_set("ERP_EXPORT_SFTP_PASSWORD"),
-            sftp_key_file=settings.env_var_if_set("ERP_EXPORT_SFTP_KEY_FILE"),
-            sftp_key_passphrase=settings.env_var_if_set("ERP_EXPORT_SFTP_KEY_PASSPHRASE"),
-            aws_access_key_id=settings.env_var_if_set("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=settings.env_var_if_set("AWS_SECRET_ACCESS_KEY"),
-            aws_session_token=settings.env_var_if_set("AWS_SESSION_TOKEN"),
-        ),
+        "erp": ErpExportsResource(),
         "staging": StagingResource(),
         "state_db": StateDatabaseResource(),
         "cadence": CadenceGuardResource(),
         "sync_mode": SyncModeResource(),
-        "paqtana": PaqtanaResource(
-            token=settings.env_var_if_set("PAQTANA_TOKEN"),
-            org=settings.env_var_if_set("PAQTANA_ORG"),
-        ),
-        "pixee": PixeeResource(api_key=settings.env_var_if_set("PIXEE_API_KEY")),
-        "pxm": PxmResource(
-            client_id=settings.env_var_if_set("PXM_CLIENT_ID"),
-            client_secret=settings.env_var_if_set("PXM_CLIENT_SECRET"),
-        ),
+        "paqtana": PaqtanaResource(),
+        "pixee": PixeeResource(),
+        "pxm": PxmResource(),
     },
 )
