@@ -9,6 +9,7 @@ from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp import assets as erp_assets
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.jobs import daily_sync, daily_sync_celery, demand_backfill
+from pipelines.defs.load_checks import DELIVERY_CHECKS
 from pipelines.defs.ops import OPS_JOBS
 from pipelines.defs.paqtana import assets as paqtana_assets
 from pipelines.defs.paqtana.checks import PAQTANA_CHECKS
@@ -27,7 +28,7 @@ defs = dg.Definitions(
         *dg.load_assets_from_modules([erp_assets, paqtana_assets, pxm_assets, pixee_assets]),
         pxm_assets.pxm_last_good_catalog,  # observed, not run: loaders skip specs
     ],
-    asset_checks=[*ASSET_CHECKS, *PAQTANA_CHECKS, *PIXEE_CHECKS],
+    asset_checks=[*ASSET_CHECKS, *PAQTANA_CHECKS, *PIXEE_CHECKS, *DELIVERY_CHECKS],
     jobs=[daily_sync, demand_backfill, daily_sync_celery, *OPS_JOBS],
     schedules=SCHEDULES,
     sensors=SENSORS,

@@ -83,9 +83,7 @@ class _Load:
         return OrgWorkspaces.from_listing(client.org, client.list_workspaces())
 
     def requests_to(self) -> str:
-        return sync_load.destination(
-            self.sync_mode, self.paqtana.url, self.context.run.run_id, VENDOR
-        )
+        return sync_load.requests_to(self.context, self.sync_mode, self.paqtana.url, VENDOR)
 
     def finish(
         self,

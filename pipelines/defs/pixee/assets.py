@@ -210,7 +210,7 @@ def pixee_products_sync(
         sent=len(accepted),
         refused=0,
         failed=len(result.refused),
-        requests_to=sync_load.destination(sync_mode, pixee.url, run_id, VENDOR),
+        requests_to=sync_load.requests_to(context, sync_mode, pixee.url, VENDOR),
     ) | {
         "still_failing": len(failing),
         "products_considered": len(products),
@@ -294,7 +294,7 @@ def pixee_catalog_cache(
         )
     meta: dict = {
         "cadence": result.cadence,
-        "requests_to": sync_load.destination(sync_mode, pixee.url, run_id, VENDOR),
+        "requests_to": sync_load.requests_to(context, sync_mode, pixee.url, VENDOR),
         "cache_file": dg.MetadataValue.path(str(path)),
     }
     if result.answers:

@@ -97,7 +97,7 @@ def pxm_catalog_cache(
         )
     meta = {
         "cadence": result.cadence,
-        "requests_to": sync_load.destination(sync_mode, pxm.url, run_id, VENDOR),
+        "requests_to": sync_load.requests_to(context, sync_mode, pxm.url, VENDOR),
         "cache_file": dg.MetadataValue.path(str(path)),
     }
     if read is not None:
