@@ -54,14 +54,24 @@ def latest_complete_day() -> str:
     return drops[-1].day.isoformat()
 
 
-def run_daily_sync(day: str):  # noqa: ANN201 - dg.ExecuteInProcessResult
+def run_daily_sync(day: str):  # noqa: ANN201 - dg.ExecutionResult
+    """The code location's own daily_sync, its steps in this process: the run's snapshot is the
+    job's (`execute_in_process` would swap the executor and so the snapshot), so the UI offers
+    to re-execute it without "may be a different version"."""
     import dagster as dg
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-    from pipelines.definitions import defs
-
+    repository = ReconstructableRepository.for_module(
+        "pipelines.definitions", "defs", working_directory=str(PROJECT_ROOT)
+    )
     with dg.DagsterInstance.get() as instance:
-        job = defs.resolve_job_def("daily_sync")
-        return job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False)
+        return dg.execute_job(
+            repository.get_reconstructable_job("daily_sync"),
+            instance=instance,
+            run_config={"execution": {"config": {"in_process": {}}}},
+            tags={"dagster/partition": day},
+            raise_on_error=False,
+        )
 
 
 def summarize(result, sandbox) -> str:  # noqa: ANN001
