@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from pipelines.defs.figures import percent
 from pipelines.defs.sync_load import RE_SEND_CONFIG, tag_run
 
 
@@ -67,8 +68,8 @@ def reject_share_result(
     metadata: dict = {
         refused: refused_rows,
         total: total_rows,
-        "share": share,
-        "max_share": limit,
+        "share": percent(share),
+        "max_share": percent(limit),
         **checked.source,
     }
     if "rejects_file" in values:

@@ -26,6 +26,7 @@ from pipelines.core.sync.engine import (
 from pipelines.core.sync.units import SendPlan
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp.resources import ErpExportsResource
+from pipelines.defs.figures import megabytes, status_table
 from pipelines.defs.state_db import StateDatabaseResource
 from pipelines.defs.sync_mode import SyncModeResource
 
@@ -115,25 +116,6 @@ def requests_to(
     where = destination(sync_mode, base_url, context.run.run_id, vendor)
     tag_run(context.instance, context.run.run_id, {REQUESTS_TO_TAG.format(vendor=vendor): where})
     return where
-
-
-def megabytes(n: int) -> str:
-    """Bytes as a person reads them, exact count kept: `1.86 MB (1,862,310 bytes)`."""
-    return f"{n / 1e6:.2f} MB ({n:,} bytes)" if n >= 10_000 else f"{n:,} bytes"
-
-
-def percent(share: float) -> str:
-    return f"{share:.1%}" if share == 0 or share >= 0.001 else f"{share:.3%}"
-
-
-def status_table(counts: dict[str, int]) -> dg.MetadataValue:
-    """Requests per answer status (`no answer`: a timeout or a reset), as a small table."""
-    return dg.MetadataValue.table(
-        records=[dg.TableRecord({"status": k, "requests": v}) for k, v in sorted(counts.items())],
-        schema=dg.TableSchema(
-            columns=[dg.TableColumn("status", "string"), dg.TableColumn("requests", "int")]
-        ),
-    )
 
 
 def headline(

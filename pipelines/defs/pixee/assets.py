@@ -228,13 +228,13 @@ def pixee_products_sync(
         "created": result.counts.get("created", 0),
         "updated": result.counts.get("updated", 0),
         "batches": result.units,
-        "rejects_file": dg.MetadataValue.path(str(path)),
         **sync_load.send_figures(result),
         **sync_load.traffic(client.stats),
     }
     if removals.held_back:
         meta["removals_held_back"] = removals.held_back
-    if failing:
+    if failing:  # the path only where there is something to read
+        meta["rejects_file"] = dg.MetadataValue.path(str(path))
         meta["still_failing_products"] = _failing_table(failing)
         context.log.warning(f"{len(failing)} product(s) still refused by Pixee; see {path}")
     if result.refused:
