@@ -55,23 +55,41 @@ def latest_complete_day() -> str:
 
 
 def run_daily_sync(day: str):  # noqa: ANN201 - dg.ExecutionResult
-    """The code location's own daily_sync, its steps in this process: the run's snapshot is the
-    job's (`execute_in_process` would swap the executor and so the snapshot), so the UI offers
-    to re-execute it without "may be a different version"."""
+    """The code location's own daily_sync, its steps in this process, recorded as a run of the
+    `pipelines.definitions` location: the UI offers to re-execute it without "may be a different
+    version" (`execute_in_process` swaps the executor, so the snapshot; a run without the
+    location's origin reads "loaded from a different code location")."""
     import dagster as dg
     from dagster._core.definitions.reconstruct import ReconstructableRepository
-
-    repository = ReconstructableRepository.for_module(
-        "pipelines.definitions", "defs", working_directory=str(PROJECT_ROOT)
+    from dagster._core.execution.api import execute_run
+    from dagster._core.remote_origin import (
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
     )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    module, job = "pipelines.definitions", "daily_sync"
+    repository = ReconstructableRepository.for_module(
+        module, "defs", working_directory=str(PROJECT_ROOT)
+    )
+    target = LoadableTargetOrigin(
+        executable_path=sys.executable, module_name=module, working_directory=str(PROJECT_ROOT)
+    )
+    # the location as workspace.yaml names it
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(target, location_name=module)
+    reconstructable = repository.get_reconstructable_job(job)
     with dg.DagsterInstance.get() as instance:
-        return dg.execute_job(
-            repository.get_reconstructable_job("daily_sync"),
-            instance=instance,
+        run = instance.create_run_for_job(
+            reconstructable.get_definition(),
             run_config={"execution": {"config": {"in_process": {}}}},
             tags={"dagster/partition": day},
-            raise_on_error=False,
+            remote_job_origin=RemoteJobOrigin(
+                RemoteRepositoryOrigin(location, "__repository__"), job
+            ),
+            job_code_origin=reconstructable.get_python_origin(),
         )
+        return execute_run(reconstructable, run, instance, raise_on_error=False)
 
 
 def summarize(result, sandbox) -> str:  # noqa: ANN001

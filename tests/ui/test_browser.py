@@ -320,6 +320,11 @@ def test_a_refused_product_shows_on_the_run_page_and_the_asset_graph_unexpanded(
     expect(warning).to_contain_text("pixee: 1 refused by Pixee")
     expect(warning).to_contain_text("force: true")  # the re-send, one paste away
     screenshot(screen, "run_page.png")
+    # run elsewhere with the sandbox's settings, it is still this code location's job: no
+    # "may be a different version" on re-execute
+    reexecute = screen.get_by_role("button", name="Re-execute all (*)")
+    expect(reexecute).to_be_enabled()
+    assert reexecute.locator("[role='img']").count() == 0, reexecute.inner_html()
 
     screen.goto("/runs")
     expect(screen.get_by_text("erp_sync/partial", exact=False).first).to_be_in_viewport()
