@@ -74,6 +74,7 @@ class _Load:
 
     def client(self) -> PaqtanaClient:
         """A client of its own per load, so each load's traffic figures are its own."""
+        self.requests_to()  # the run's tag says where, before any request goes
         transport = self.sync_mode.transport(self.context.run.run_id, VENDOR, paqtana_responder)
         return self.paqtana.client(transport)
 
