@@ -140,9 +140,9 @@ def delivery_result(
         "shortfall": "; ".join(missing) or "none",
         **{k: values[k] for k in ("cadence", "sent", "refused", "failed") if k in values},
     }
-    for key_ in ("still_failing", "rows_carried_forward", "requests_to"):
-        if key_ in values:
-            metadata[key_] = values[key_]
+    for name in ("still_failing", "rows_carried_forward", "requests_to"):
+        if name in values:
+            metadata[name] = values[name]
     if missing and "rejects_file" in values:
         metadata["rejects_file"] = dg.MetadataValue.path(str(values["rejects_file"]))
     result = dg.AssetCheckResult(
@@ -180,10 +180,11 @@ def delivery(context: dg.AssetCheckExecutionContext):  # noqa: ANN201 - yields c
     if partial:
         text = "; ".join(partial)
         tag_run(instance, run_id, {PARTIAL_TAG: text})
+        retried = " (Pixee's refusals go again with the next daily send)" if "pixee" in text else ""
         context.log.warning(
-            f"Partial delivery: {text}. Each item and why is in its load's rejects file (Pixee's "
-            "refusals go again with the next daily send). To send this day again now: Open in "
-            f"Launchpad from this run and paste {RE_SEND_CONFIG}"
+            f"Partial delivery: {text}. Each item and why is in its load's rejects file{retried}. "
+            f"To send this day again now: Open in Launchpad from this run and paste "
+            f"{RE_SEND_CONFIG}"
         )
 
 
