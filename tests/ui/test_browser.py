@@ -43,6 +43,8 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 # What a person on call sees first: a viewport like a laptop's, pictures small enough to commit.
 SCREENSHOT_VIEWPORT = {"width": 1440, "height": 900}
+# A loaded machine (the whole suite on two cores) renders the asset graph in well over 5 s.
+EXPECT_TIMEOUT_MS = 30_000
 LAUNCHPAD = "/locations/pipelines.definitions/jobs/daily_sync/playground"
 # The daily_sync of the sample day, as `make demo` runs it, in the UI's instance.
 RUN_DAILY_SYNC = (
@@ -316,29 +318,36 @@ def test_a_refused_product_shows_on_the_run_page_and_the_asset_graph_unexpanded(
 
     screen.goto(f"/runs/{partial_run}")
     warning = screen.get_by_text("Partial delivery:", exact=False).first
-    expect(warning).to_be_in_viewport()
-    expect(warning).to_contain_text("pixee: 1 refused by Pixee")
-    expect(warning).to_contain_text("force: true")  # the re-send, one paste away
+    expect(warning).to_be_in_viewport(timeout=EXPECT_TIMEOUT_MS)
+    expect(warning).to_contain_text("pixee: 1 refused by Pixee", timeout=EXPECT_TIMEOUT_MS)
+    # the re-send, one paste away
+    expect(warning).to_contain_text("force: true", timeout=EXPECT_TIMEOUT_MS)
     screenshot(screen, "run_page.png")
     # run elsewhere with the sandbox's settings, it is still this code location's job: no
     # "may be a different version" on re-execute
     reexecute = screen.get_by_role("button", name="Re-execute all (*)")
-    expect(reexecute).to_be_enabled()
+    expect(reexecute).to_be_enabled(timeout=EXPECT_TIMEOUT_MS)
     assert reexecute.locator("[role='img']").count() == 0, reexecute.inner_html()
 
     screen.goto("/runs")
-    expect(screen.get_by_text("erp_sync/partial", exact=False).first).to_be_in_viewport()
+    expect(screen.get_by_text("erp_sync/partial", exact=False).first).to_be_in_viewport(
+        timeout=EXPECT_TIMEOUT_MS
+    )
     expect(screen.get_by_text("erp_sync/requests_to.pixee", exact=False).first).to_contain_text(
-        "sandbox: 127.0.0.1"
+        "sandbox: 127.0.0.1", timeout=EXPECT_TIMEOUT_MS
     )
 
     screen.goto("/assets/pixee_products_sync")
-    expect(screen.get_by_text("requests_to", exact=True).first).to_be_in_viewport()
+    expect(screen.get_by_text("requests_to", exact=True).first).to_be_in_viewport(
+        timeout=EXPECT_TIMEOUT_MS
+    )
     screenshot(screen, "pixee_products_sync.png")
 
     screen.goto("/locations/pipelines.definitions/asset-groups/pixee")
     checks = screen.locator("a[href='/assets/pixee_products_sync?view=checks']")
-    expect(checks.locator("[aria-label='warning_outline']")).to_be_in_viewport()
+    expect(checks.locator("[aria-label='warning_outline']")).to_be_in_viewport(
+        timeout=EXPECT_TIMEOUT_MS
+    )
 
 
 def test_the_launchpad_of_daily_sync_shows_no_url_and_no_mode(screen):
@@ -346,7 +355,7 @@ def test_the_launchpad_of_daily_sync_shows_no_url_and_no_mode(screen):
 
     screen.goto(LAUNCHPAD)
     editor = screen.locator(".CodeMirror").first
-    expect(editor).to_contain_text("sync_mode:")
+    expect(editor).to_contain_text("sync_mode:", timeout=EXPECT_TIMEOUT_MS)
     shown = editor.inner_text()
     assert "base_url: ''" in shown
     assert "https://" not in shown and "http://" not in shown
