@@ -164,15 +164,42 @@ def output_to(log: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
-def run_daily_sync(day: str, log: Path):  # noqa: ANN201 - dg.ExecuteInProcessResult
-    """The day's daily_sync in this process, its whole log in `log`."""
+def run_daily_sync(day: str, log: Path):  # noqa: ANN201 - dg.ExecutionResult
+    """The code location's own daily_sync, its steps in this process and its whole log in
+    `log`, recorded as a run of the `pipelines.definitions` location: the UI offers to re-execute
+    it without "may be a different version" (`execute_in_process` swaps the executor, so the
+    snapshot; a run without the location's origin reads "loaded from a different code location")."""
     import dagster as dg
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.execution.api import execute_run
+    from dagster._core.remote_origin import (
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-    from pipelines.definitions import defs
-
+    module, job = "pipelines.definitions", "daily_sync"
+    repository = ReconstructableRepository.for_module(
+        module, "defs", working_directory=str(PROJECT_ROOT)
+    )
+    target = LoadableTargetOrigin(
+        executable_path=sys.executable, module_name=module, working_directory=str(PROJECT_ROOT)
+    )
+    # the location as workspace.yaml names it
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(target, location_name=module)
+    reconstructable = repository.get_reconstructable_job(job)
     with output_to(log), dg.DagsterInstance.get() as instance:
-        job = defs.resolve_job_def("daily_sync")
-        return job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False)
+        run = instance.create_run_for_job(
+            reconstructable.get_definition(),
+            run_config={"execution": {"config": {"in_process": {}}}},
+            tags={"dagster/partition": day},
+            remote_job_origin=RemoteJobOrigin(
+                RemoteRepositoryOrigin(location, "__repository__"), job
+            ),
+            job_code_origin=reconstructable.get_python_origin(),
+        )
+        return execute_run(reconstructable, run, instance, raise_on_error=False)
 
 
 def _shown(path: Path | str) -> str:

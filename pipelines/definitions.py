@@ -1,14 +1,16 @@
-"""The code location: one Definitions object that only wires."""
+"""The code location: one Definitions object that only wires. No setting or credential of the
+environment is baked into it (resources read theirs at run time), so the job's snapshot, and the
+Launchpad, are the same on every machine."""
 
 import dagster as dg
 
-from pipelines.defs import settings
 from pipelines.defs.automation import ASSET_CHECKS, SCHEDULES, SENSORS
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp import assets as erp_assets
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.jobs import daily_sync, daily_sync_celery, demand_backfill
 from pipelines.defs.launch_check import checked
+from pipelines.defs.load_checks import DELIVERY_CHECKS
 from pipelines.defs.ops import OPS_JOBS
 from pipelines.defs.paqtana import assets as paqtana_assets
 from pipelines.defs.paqtana.checks import PAQTANA_CHECKS
@@ -29,33 +31,20 @@ defs = dg.Definitions(
         pxm_assets.pxm_last_good_catalog,  # observed, not run: loaders skip specs
         daily_sync_report,
     ],
-    asset_checks=[*ASSET_CHECKS, *PAQTANA_CHECKS, *PIXEE_CHECKS],
+    asset_checks=[*ASSET_CHECKS, *PAQTANA_CHECKS, *PIXEE_CHECKS, *DELIVERY_CHECKS],
     jobs=[daily_sync, demand_backfill, daily_sync_celery, *OPS_JOBS],
     schedules=SCHEDULES,
     # Every job checks its run config before any step (jobs.py wraps the Celery one itself).
     executor=checked(dg.multi_or_in_process_executor),
     sensors=SENSORS,
     resources={
-        "erp": ErpExportsResource(
-            sftp_password=settings.env_var_if_set("ERP_EXPORT_SFTP_PASSWORD"),
-            sftp_key_file=settings.env_var_if_set("ERP_EXPORT_SFTP_KEY_FILE"),
-            sftp_key_passphrase=settings.env_var_if_set("ERP_EXPORT_SFTP_KEY_PASSPHRASE"),
-            aws_access_key_id=settings.env_var_if_set("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=settings.env_var_if_set("AWS_SECRET_ACCESS_KEY"),
-            aws_session_token=settings.env_var_if_set("AWS_SESSION_TOKEN"),
-        ),
+        "erp": ErpExportsResource(),
         "staging": StagingResource(),
         "state_db": StateDatabaseResource(),
         "cadence": CadenceGuardResource(),
         "sync_mode": SyncModeResource(),
-        "paqtana": PaqtanaResource(
-            token=settings.env_var_if_set("PAQTANA_TOKEN"),
-            org=settings.env_var_if_set("PAQTANA_ORG"),
-        ),
-        "pixee": PixeeResource(api_key=settings.env_var_if_set("PIXEE_API_KEY")),
-        "pxm": PxmResource(
-            client_id=settings.env_var_if_set("PXM_CLIENT_ID"),
-            client_secret=settings.env_var_if_set("PXM_CLIENT_SECRET"),
-        ),
+        "paqtana": PaqtanaResource(),
+        "pixee": PixeeResource(),
+        "pxm": PxmResource(),
     },
 )

@@ -1,7 +1,9 @@
 """Deployment settings read once, when the code location loads.
 
-Only this module reads the environment for non-secret settings; secrets are `dg.EnvVar`s on the
-resources so the UI never shows them. Relative defaults resolve against the project folder.
+Only this module reads the environment. Secrets are read by `secret` at the moment a run or a
+tick uses them, never held by the definitions, so the UI never shows them and the job's snapshot
+is the same whether or not a credential is set. Relative defaults resolve against the project
+folder.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def _location(var: str, default: str) -> str:
     return value if "://" in value else _path(var, default)
 
 
-# A local folder or a URL; its credentials are dg.EnvVars on the resource (definitions.py).
+# A local folder or a URL; its credentials are read at run time (`secret`).
 ERP_EXPORT_DIR = _location("ERP_EXPORT_DIR", "sample_data/erp_exports")
 ERP_EXPORT_SFTP_KNOWN_HOSTS = os.environ.get("ERP_EXPORT_SFTP_KNOWN_HOSTS") or None
 ERP_EXPORT_S3_ENDPOINT_URL = os.environ.get("ERP_EXPORT_S3_ENDPOINT_URL") or None
@@ -108,9 +110,7 @@ def alert_webhook_url() -> str | None:
     return os.environ.get("ALERT_WEBHOOK_URL") or None
 
 
-def env_var_if_set(name: str):  # noqa: ANN201 - returns dg.EnvVar | None
-    """A secret as `dg.EnvVar` (so the UI never shows it) when set; None when not, so a vendor
-    that is not configured skips cleanly instead of failing resource set-up."""
-    import dagster as dg
-
-    return dg.EnvVar(name) if os.environ.get(name) else None
+def secret(name: str) -> str | None:
+    """A credential from the environment, read when a run or a tick needs it (None: unset, so a
+    vendor that is not configured skips cleanly or says what to set)."""
+    return os.environ.get(name) or None

@@ -5,6 +5,8 @@ decided, sent, refused, failed, and where the requests went)."""
 from __future__ import annotations
 
 import datetime as dt
+import random
+import time
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,10 +27,29 @@ from pipelines.core.sync.engine import (
 from pipelines.core.sync.units import SendPlan
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp.resources import ErpExportsResource
+from pipelines.defs.figures import megabytes, status_table
 from pipelines.defs.state_db import StateDatabaseResource
 from pipelines.defs.sync_mode import SyncModeResource
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# Run tags a person sees in the runs list and under "View tags and config" on the run page.
+REQUESTS_TO_TAG = "erp_sync/requests_to.{vendor}"
+RE_SEND_TAG = "erp_sync/re-send"
+# The Launchpad config that re-sends the run's day past the daily limit, on one line so that it
+# is one paste away ("Open in Launchpad" from the run keeps its partition).
+RE_SEND_CONFIG = 'resources: {cadence: {config: {force: true, reason: "<why the day goes again>"}}}'
+
+
+def tag_run(instance: dg.DagsterInstance, run_id: str, tags: dict[str, str]) -> None:
+    """Add `tags` to the run. Steps of one run add theirs at the same moment (each to its own
+    keys); the storage rewrites the run's tags whole, so one write can drop another's: written
+    again until the run holds them."""
+    for _attempt in range(5):
+        instance.add_run_tags(run_id, tags)
+        run = instance.get_run_by_id(run_id)
+        if run is None or all(run.tags.get(k) == v for k, v in tags.items()):
+            return
+        time.sleep(0.05 + random.random() * 0.2)
 
 
 def send(
@@ -48,6 +69,7 @@ def send(
     request = cadence.request(
         context, endpoint, payload_hash=plan.payload_hash, data_as_of=data_as_of
     )
+    tag_run(context.instance, context.run.run_id, {RE_SEND_TAG: RE_SEND_CONFIG})
     ledger = state_db.ledger()
     try:
         return run_send(
@@ -88,6 +110,15 @@ def destination(sync_mode: SyncModeResource, base_url: str, run_id: str, vendor:
     return f"{'sandbox' if parts.hostname in LOOPBACK_HOSTS else 'live'}: {where}"
 
 
+def requests_to(
+    context: dg.AssetExecutionContext, sync_mode: SyncModeResource, base_url: str, vendor: str
+) -> str:
+    """`destination`, also put on the run as a tag, so the runs list says where it sent."""
+    where = destination(sync_mode, base_url, context.run.run_id, vendor)
+    tag_run(context.instance, context.run.run_id, {REQUESTS_TO_TAG.format(vendor=vendor): where})
+    return where
+
+
 def headline(
     result: SendResult, *, sent: int, refused: int, failed: int, requests_to: str
 ) -> dict[str, Any]:
@@ -110,14 +141,15 @@ def traffic(stats: CallStats | None) -> dict[str, Any]:
     ]
     for i, r in enumerate(stats.requests[:50], 1):
         status = r.status if r.status is not None else "no answer"
-        cells = [i, r.method, r.endpoint, status, r.bytes_sent, f"{r.seconds:.2f}", r.attempt]
+        size = f"{r.bytes_sent:,}"
+        cells = [i, r.method, r.endpoint, status, size, f"{r.seconds:.2f}", r.attempt]
         rows.append("| " + " | ".join(str(c) for c in cells) + " |")
     if len(stats.requests) > 50:
         rows.append(f"| ... | {len(stats.requests) - 50} more | | | | | |")
     return {
         "requests_sent": len(stats.requests),
-        "status_codes": dg.MetadataValue.json(stats.status_counts()),
-        "bytes_sent": stats.bytes_sent,
+        "status_codes": status_table(stats.status_counts()),
+        "bytes_sent": megabytes(stats.bytes_sent),
         "retries": stats.retries,
         "seconds_waited": round(stats.waited_s, 3),
         "requests": dg.MetadataValue.md("\n".join(rows)),

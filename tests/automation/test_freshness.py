@@ -59,8 +59,8 @@ def test_every_load_asset_has_a_named_freshness_check_and_nothing_else_does():
     assert set(specs) == CHECK_KEYS
     description = specs[dg.AssetCheckKey(dg.AssetKey("paqtana_master_inventory"), FRESHNESS_CHECK)]
     assert description.description == (
-        "paqtana_master_inventory synced the drop of each business day (Mon-Fri) by 07:00 UTC "
-        "the next morning; a morning after a day without a drop expects nothing."
+        "paqtana_master_inventory updated by 07:00 UTC: each morning it has synced the drop of "
+        "the business day before (Mon-Fri); a morning after a day without a drop expects nothing."
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from erp_sandbox import PixeeConfig, SandboxConfig, run_sandbox
+from pipelines.defs.load_checks import DELIVERY_CHECK, PARTIAL_TAG, delivery
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm.resources import PxmResource
 from pipelines.defs.staging import StagingResource
@@ -67,9 +68,19 @@ def test_three_of_500_refused_are_kept_and_resent_next_day_alone(res, instance, 
     write_drop(exports, D1, products)
     sandbox.add_fault(kind="partial_batch", vendor="pixee", eans=refused, message="EAN locked")
     with calendar_day(next_day(D1)):
-        first = materialize(PIXEE_CHAIN, D1, instance, res)
+        first = materialize([*PIXEE_CHAIN, delivery], D1, instance, res)
     m = meta(first, "pixee_products_sync")
     assert (m["created"], m["failed"], m["still_failing"]) == (497, 3, 3)
+    # a partial failure in a green run: the warning check, and the run's tags say so
+    [verdict] = [c for c in first.get_asset_check_evaluations() if c.check_name == DELIVERY_CHECK]
+    assert (verdict.passed, verdict.description) == (
+        False,
+        "pixee_products_sync: 3 refused by Pixee",
+    )
+    tags = instance.get_run_by_id(first.run_id).tags
+    assert tags[PARTIAL_TAG] == "pixee: 3 refused by Pixee"
+    assert tags["erp_sync/requests_to.pixee"] == "sandbox: " + sandbox.url.removeprefix("http://")
+    assert "force: true" in tags["erp_sync/re-send"]
     rejects = pd.read_csv(m["rejects_file"], dtype=str)
     assert sorted(rejects.value) == sorted(refused)
     assert set(rejects.reason) == {

@@ -126,3 +126,57 @@ def test_inside_a_run_the_check_judges_that_runs_materialization_not_a_later_one
     alone = materialization_to_check(instance, HISTORICAL_DEMAND, "a-check-only-run")
     assert alone.source["partition"] == "2026-11-20"
     assert not byte_cap_result(HISTORICAL_DEMAND, alone).passed
+
+
+def test_delivered_in_full_names_each_shortfall_and_passes_a_load_that_left_nothing_out(instance):
+    from pipelines.defs.load_checks import DELIVERY_CHECK, delivery_result
+
+    blocked = "blocked: removed_share: 40% of what Paqtana holds (lift it for one run with force)"
+    record(
+        instance,
+        MASTER_INVENTORY,
+        cadence=blocked,
+        sent=0,
+        refused=2,
+        failed=0,
+        rows_carried_forward=3,
+        rejects_file=dg.MetadataValue.path("/r"),
+    )
+    record(
+        instance,
+        PRODUCTS_SYNC,
+        cadence="skipped: already sent today",
+        sent=0,
+        refused=0,
+        failed=0,
+        still_failing=1,
+    )
+    record(
+        instance,
+        HISTORICAL_DEMAND,
+        cadence="sent: the write of 2026-11-22",
+        sent=9,
+        refused=0,
+        failed=0,
+    )
+    verdicts = {
+        asset.to_user_string(): delivery_result(
+            dg.AssetCheckKey(asset, DELIVERY_CHECK), latest(instance, asset)
+        )
+        for asset in (MASTER_INVENTORY, PRODUCTS_SYNC, HISTORICAL_DEMAND)
+    }
+
+    inventory, inventory_tag = verdicts["paqtana_master_inventory"]
+    assert not inventory.passed and inventory.severity == dg.AssetCheckSeverity.WARN
+    assert inventory.description == (
+        "paqtana_master_inventory: nothing sent: stopped by a safeguard: removed_share: 40% of "
+        "what Paqtana holds (lift it for one run with force); 2 refused before sending; "
+        "3 carried forward"
+    )
+    assert inventory.metadata["rejects_file"].value == "/r"
+    assert inventory_tag.startswith("paqtana inventory: nothing sent: stopped by a safeguard")
+    products, products_tag = verdicts["pixee_products_sync"]
+    assert products_tag == "pixee: 1 still refused by Pixee since an earlier send"
+    demand, demand_tag = verdicts["paqtana_historical_demand"]
+    assert demand.passed and demand_tag is None
+    assert demand.description == "paqtana_historical_demand: nothing left out"

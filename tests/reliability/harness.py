@@ -137,4 +137,8 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> dict[str, str]:
 def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
     """The metadata values of the asset's materialization in this run ({} when none)."""
     mats = materializations_of(result, asset)
-    return {k: v.value for k, v in mats[-1].metadata.items()} if mats else {}
+    values = {k: v.value for k, v in mats[-1].metadata.items()} if mats else {}
+    if isinstance(values.get("status_codes"), dg.TableMetadataValue):  # status -> requests
+        table = values["status_codes"]
+        values["status_codes"] = {r.data["status"]: r.data["requests"] for r in table.records}
+    return values

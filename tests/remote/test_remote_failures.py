@@ -117,10 +117,10 @@ def test_a_password_in_the_url_is_refused_without_showing_it(tmp_path, sftp_serv
     assert "SECRET-in-url" not in events
 
 
-def test_the_code_location_takes_export_credentials_as_env_vars_never_as_values():
-    """What the UI and the run config show is the variable's name; the value is read when a
-    run or a sensor tick starts."""
-    expected = {
+def test_the_code_location_holds_no_export_credential_and_reads_them_at_run_time():
+    """Neither the UI, the run config nor the job's snapshot holds a credential: the resource
+    reads each one from its environment variable when a run or a sensor tick connects."""
+    variables = {
         "sftp_password": "ERP_EXPORT_SFTP_PASSWORD",
         "sftp_key_file": "ERP_EXPORT_SFTP_KEY_FILE",
         "sftp_key_passphrase": "ERP_EXPORT_SFTP_KEY_PASSPHRASE",
@@ -128,15 +128,27 @@ def test_the_code_location_takes_export_credentials_as_env_vars_never_as_values(
         "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
         "aws_session_token": "AWS_SESSION_TOKEN",
     }
-    env = os.environ | {variable: f"SECRET-{variable}" for variable in expected.values()}
-    show = (
-        "import json, dagster as dg; from pipelines.definitions import defs; "
-        "erp = defs.resources['erp']; print(json.dumps({f: getattr(erp, f).env_var_name "
-        f"if isinstance(getattr(erp, f), dg.EnvVar) else 'a value' for f in {list(expected)}}}))"
-    )
+    env = os.environ | {variable: f"SECRET-{variable}" for variable in variables.values()}
+    show = f"""
+import json
+from unittest import mock
+import pipelines.defs.erp.resources as resources
+from pipelines.definitions import defs
+
+erp, fields = defs.resources["erp"], {list(variables)}
+print(json.dumps({{f: getattr(erp, f) for f in fields}}))
+with mock.patch.object(resources.ExportStore, "connect", side_effect=LookupError) as connect:
+    try:
+        erp.export_store().__enter__()
+    except LookupError:
+        pass
+location = connect.call_args.args[0]
+print(json.dumps({{f: getattr(location, f) for f in fields}}))
+"""
     run = subprocess.run(
         [sys.executable, "-c", show], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
 
-    assert json.loads(run.stdout) == expected
-    assert "SECRET-" not in run.stdout
+    held, used = (json.loads(line) for line in run.stdout.splitlines())
+    assert held == dict.fromkeys(variables)
+    assert used == {field: f"SECRET-{variable}" for field, variable in variables.items()}

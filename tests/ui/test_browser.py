@@ -1,12 +1,18 @@
 """The Dagster UI in a real browser: what a data engineer sees, and a materialization launched by
-clicking through it.
+clicking through it; a daily_sync run with one product Pixee refused, as the person on call opens
+it at 06:00.
 
 `dagster-webserver` serves `workspace.yaml` on 127.0.0.1 from a temporary DAGSTER_HOME; Debian's
 chromium (`apt-get install chromium`, never `playwright install`) is driven by Playwright. The
 instance uses the DefaultRunCoordinator, so a run launched from the UI starts at once without a
 daemon (nothing else ticks: no schedule or sensor runs behind the test's back). No vendor
-credential reaches the server; the one run launched, `erp_items` for the sample day, only reads
-the sample ERP drop.
+credential reaches the server (it shows what a deployment with the production defaults shows);
+the one run launched from the UI, `erp_items` for the sample day, only reads the sample ERP drop.
+The daily_sync run is made by a separate process against the local API sandbox, in the same
+instance, as `make demo` makes it.
+
+The run page, the asset page of pixee_products_sync and the Launchpad are saved as screenshots in
+`artifacts/`; with UPDATE_SCREENSHOTS=1 also in `docs/screenshots/` (the README shows them).
 """
 
 from __future__ import annotations
@@ -27,11 +33,24 @@ import dagster as dg
 import httpx
 import pytest
 
+from erp_sandbox import SandboxConfig, run_sandbox
+from erp_sandbox.demo import sandbox_environment
 from pipelines.definitions import defs
 from tests.conftest import ROOT
 
 DAY = "2026-11-21"
 ARTIFACTS = Path(__file__).parent / "artifacts"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+# What a person on call sees first: a viewport like a laptop's, pictures small enough to commit.
+SCREENSHOT_VIEWPORT = {"width": 1440, "height": 900}
+# A loaded machine (the whole suite on two cores) renders the asset graph in well over 5 s.
+EXPECT_TIMEOUT_MS = 30_000
+LAUNCHPAD = "/locations/pipelines.definitions/jobs/daily_sync/playground"
+# The daily_sync of the sample day, as `make demo` runs it, in the UI's instance.
+RUN_DAILY_SYNC = (
+    "import sys; from erp_sandbox.demo import run_daily_sync; "
+    "result = run_daily_sync(sys.argv[1]); print(result.run_id); sys.exit(not result.success)"
+)
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # Tall enough that the expanded graph fits at the zoom where nodes show full names and kinds.
@@ -223,6 +242,7 @@ def wait_for_run(instance: dg.DagsterInstance, ui: DagsterUI) -> dg.DagsterRun:
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while time.monotonic() < deadline:
         runs = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": DAY}))
+        runs = [r for r in runs if r.job_name != "daily_sync"]  # the partial run's, not the UI's
         if runs and runs[0].is_finished:
             assert len(runs) == 1, [r.run_id for r in runs]
             return runs[0]
@@ -249,3 +269,95 @@ def test_the_asset_graph_names_every_asset_in_its_group(page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "asset_graph.png"))
     assert (ARTIFACTS / "asset_graph.png").stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def partial_run(dagster_ui) -> str:
+    """The id of a daily_sync run of the sample day against the sandbox, which refuses one
+    product (no name): the run succeeds, one item is missing at Pixee."""
+    with run_sandbox(SandboxConfig()) as sandbox:
+        env = {k: v for k, v in os.environ.items() if k not in VENDOR_ENV}
+        env |= sandbox_environment(sandbox, SandboxConfig())
+        env |= {"DAGSTER_HOME": str(dagster_ui.home), "ERP_SYNC_DATA_DIR": str(dagster_ui.data_dir)}
+        run = subprocess.run(
+            [sys.executable, "-c", RUN_DAILY_SYNC, DAY],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_S,
+        )
+        refused = [p for p in sandbox.pixee_products() if not p.get("name")]
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert refused == [], "the sandbox took a product without a name"
+    return run.stdout.split()[-1]
+
+
+@pytest.fixture
+def screen(browser, dagster_ui) -> Iterator[Any]:
+    page = browser.new_page(viewport=SCREENSHOT_VIEWPORT, base_url=dagster_ui.url)
+    page.set_default_timeout(30_000)
+    yield page
+    page.close()
+
+
+def screenshot(page, name: str) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(500)  # icons and late fragments settle
+    page.screenshot(path=str(ARTIFACTS / name))
+    assert (ARTIFACTS / name).stat().st_size > 10_000
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(exist_ok=True)
+        shutil.copyfile(ARTIFACTS / name, SCREENSHOTS / name)
+
+
+def test_a_refused_product_shows_on_the_run_page_and_the_asset_graph_unexpanded(
+    screen, partial_run
+):
+    from playwright.sync_api import expect
+
+    screen.goto(f"/runs/{partial_run}")
+    warning = screen.get_by_text("Partial delivery:", exact=False).first
+    expect(warning).to_be_in_viewport(timeout=EXPECT_TIMEOUT_MS)
+    expect(warning).to_contain_text("pixee: 1 refused by Pixee", timeout=EXPECT_TIMEOUT_MS)
+    # the re-send, one paste away
+    expect(warning).to_contain_text("force: true", timeout=EXPECT_TIMEOUT_MS)
+    screenshot(screen, "run_page.png")
+    # run elsewhere with the sandbox's settings, it is still this code location's job: no
+    # "may be a different version" on re-execute
+    reexecute = screen.get_by_role("button", name="Re-execute all (*)")
+    expect(reexecute).to_be_enabled(timeout=EXPECT_TIMEOUT_MS)
+    assert reexecute.locator("[role='img']").count() == 0, reexecute.inner_html()
+
+    screen.goto("/runs")
+    expect(screen.get_by_text("erp_sync/partial", exact=False).first).to_be_in_viewport(
+        timeout=EXPECT_TIMEOUT_MS
+    )
+    expect(screen.get_by_text("erp_sync/requests_to.pixee", exact=False).first).to_contain_text(
+        "sandbox: 127.0.0.1", timeout=EXPECT_TIMEOUT_MS
+    )
+
+    screen.goto("/assets/pixee_products_sync")
+    expect(screen.get_by_text("requests_to", exact=True).first).to_be_in_viewport(
+        timeout=EXPECT_TIMEOUT_MS
+    )
+    screenshot(screen, "pixee_products_sync.png")
+
+    screen.goto("/locations/pipelines.definitions/asset-groups/pixee")
+    checks = screen.locator("a[href='/assets/pixee_products_sync?view=checks']")
+    expect(checks.locator("[aria-label='warning_outline']")).to_be_in_viewport(
+        timeout=EXPECT_TIMEOUT_MS
+    )
+
+
+def test_the_launchpad_of_daily_sync_shows_no_url_and_no_mode(screen):
+    from playwright.sync_api import expect
+
+    screen.goto(LAUNCHPAD)
+    editor = screen.locator(".CodeMirror").first
+    expect(editor).to_contain_text("sync_mode:", timeout=EXPECT_TIMEOUT_MS)
+    shown = editor.inner_text()
+    assert "base_url: ''" in shown
+    assert "https://" not in shown and "http://" not in shown
+    assert "live" not in shown and "dry-run" not in shown
+    screenshot(screen, "launchpad.png")

@@ -34,9 +34,9 @@ def deadline_label() -> str:
 
 def _description(asset: str) -> str:
     return (
-        f"{asset} synced the drop of each business day ({settings.BUSINESS_DAYS}) by "
-        f"{deadline_label()} the next morning; a morning after a day without a drop expects "
-        "nothing."
+        f"{asset} updated by {deadline_label()}: each morning it has synced the drop of the "
+        f"business day before ({settings.BUSINESS_DAYS}); a morning after a day without a drop "
+        "expects nothing."
     )
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from pipelines.core.erp.contract import FileKind
 from pipelines.core.erp.extract import ExtractResult, extract_demand, extract_snapshot
-from pipelines.core.shares import share_against_limit
+from pipelines.core.shares import percent, share_against_limit
 from pipelines.defs.erp.resources import ErpExportsResource
 from pipelines.defs.partitions import daily_asset, demand_window, partition_days, range_label
 from pipelines.defs.staging import StagingResource
@@ -37,6 +37,16 @@ def _preview(frame: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
         for row in head.itertuples(index=False)
     ]
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def _rejects_preview(rejects: pd.DataFrame) -> dg.MetadataValue:
+    """The first refused rows, `reason` first (the table is cut at the UI's width) and each file
+    by its name, not its full path or URL."""
+    first = [c for c in ("reason", "file", "line", "field", "value") if c in rejects.columns]
+    shown = rejects.head(10)[first + [c for c in rejects.columns if c not in first]].copy()
+    if "file" in shown.columns:
+        shown["file"] = shown["file"].map(lambda f: str(f).rstrip("/").rsplit("/", 1)[-1])
+    return _preview(shown)
 
 
 def _materialize(
@@ -78,13 +88,20 @@ def _materialize(
             "dagster/row_count": clean_rows,
             "rows_read": result.rows_read,
             "rows_rejected": result.rows_rejected,
-            "reject_share": share,
+            "reject_share": percent(share),
             "rows_superseded": result.rows_superseded,
             **(extra or {}),
-            "rejects_file": dg.MetadataValue.path(str(rejects_path)),
             "files": dg.MetadataValue.json(result.files),
             "preview": _preview(result.clean),
-            "rejects_preview": _preview(result.rejects),
+            # where and why, only when something was refused
+            **(
+                {
+                    "rejects_file": dg.MetadataValue.path(str(rejects_path)),
+                    "rejects_preview": _rejects_preview(result.rejects),
+                }
+                if result.rows_rejected
+                else {}
+            ),
         },
         check_results=[
             dg.AssetCheckResult(
@@ -97,8 +114,8 @@ def _materialize(
                     "clean_rows": clean_rows,
                     "rows_rejected": result.rows_rejected,
                     "rows_read": result.rows_read,
-                    "reject_share": share,
-                    "max_reject_share": limit,
+                    "reject_share": percent(share, limit),
+                    "max_reject_share": percent(limit, share),
                 },
             )
         ],

@@ -18,8 +18,10 @@ from pipelines.defs import settings
 
 class ErpExportStoreResource(dg.ConfigurableResource):
     """Where the ERP drops its exports (ERP_EXPORT_DIR: a folder, or an sftp://, s3:// or
-    file:// URL) and how to log in there. Secrets are `dg.EnvVar`s (definitions.py), resolved
-    when a run or tick starts; the UI shows the variable names only."""
+    file:// URL) and how to log in there. Each unset credential is read from its environment
+    variable (ERP_EXPORT_SFTP_PASSWORD, ERP_EXPORT_SFTP_KEY_FILE, ERP_EXPORT_SFTP_KEY_PASSPHRASE,
+    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) when a run or tick connects, so
+    neither the UI nor the job's snapshot holds or depends on it."""
 
     # Each empty field is read from its environment variable at run time (ERP_EXPORT_DIR,
     # ERP_EXPORT_SFTP_KNOWN_HOSTS, ERP_EXPORT_S3_ENDPOINT_URL), so no deployment's value is
@@ -39,14 +41,16 @@ class ErpExportStoreResource(dg.ConfigurableResource):
         """The export location, connected for the block (read only, never changed)."""
         location = ExportLocation(
             url=self.export_dir or settings.ERP_EXPORT_DIR,
-            sftp_password=self.sftp_password,
-            sftp_key_file=self.sftp_key_file,
-            sftp_key_passphrase=self.sftp_key_passphrase,
+            sftp_password=self.sftp_password or settings.secret("ERP_EXPORT_SFTP_PASSWORD"),
+            sftp_key_file=self.sftp_key_file or settings.secret("ERP_EXPORT_SFTP_KEY_FILE"),
+            sftp_key_passphrase=self.sftp_key_passphrase
+            or settings.secret("ERP_EXPORT_SFTP_KEY_PASSPHRASE"),
             sftp_known_hosts=self.sftp_known_hosts or settings.ERP_EXPORT_SFTP_KNOWN_HOSTS,
             s3_endpoint_url=self.s3_endpoint_url or settings.ERP_EXPORT_S3_ENDPOINT_URL,
-            aws_access_key_id=self.aws_access_key_id,
-            aws_secret_access_key=self.aws_secret_access_key,
-            aws_session_token=self.aws_session_token,
+            aws_access_key_id=self.aws_access_key_id or settings.secret("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=self.aws_secret_access_key
+            or settings.secret("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=self.aws_session_token or settings.secret("AWS_SESSION_TOKEN"),
         )
         with ExportStore.connect(location) as store:
             yield store

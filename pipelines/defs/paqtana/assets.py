@@ -40,6 +40,7 @@ from pipelines.core.sync.engine import SendOutcome, SendResult
 from pipelines.defs import settings, sync_load
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp.resources import ErpExportsResource
+from pipelines.defs.figures import megabytes
 from pipelines.defs.paqtana.resources import PaqtanaResource
 from pipelines.defs.partitions import (
     DAILY_BACKFILL_POLICY,
@@ -73,6 +74,7 @@ class _Load:
 
     def client(self) -> PaqtanaClient:
         """A client of its own per load, so each load's traffic figures are its own."""
+        self.requests_to()  # the run's tag says where, before any request goes
         transport = self.sync_mode.transport(self.context.run.run_id, VENDOR, paqtana_responder)
         return self.paqtana.client(transport)
 
@@ -83,9 +85,7 @@ class _Load:
         return OrgWorkspaces.from_listing(client.org, client.list_workspaces())
 
     def requests_to(self) -> str:
-        return sync_load.destination(
-            self.sync_mode, self.paqtana.url, self.context.run.run_id, VENDOR
-        )
+        return sync_load.requests_to(self.context, self.sync_mode, self.paqtana.url, VENDOR)
 
     def finish(
         self,
@@ -105,7 +105,8 @@ class _Load:
         )
         rejects = concat_rejects([kept_out, refused_by_vendor], sort=False)
         path = self.staging.store().write_rejects(asset.to_user_string(), label, rejects)
-        meta["rejects_file"] = dg.MetadataValue.path(str(path))
+        if len(rejects):  # the path only where there is something to read
+            meta["rejects_file"] = dg.MetadataValue.path(str(path))
         if result.outcome is SendOutcome.REFUSED:
             first = next(iter(result.refused.values()), "")
             raise dg.Failure(
@@ -191,7 +192,7 @@ def _send_inventory(
         "dagster/row_count": inventory.rows,
         "rows_in": rows_in,
         "rows_rejected": not_sent,
-        "body_bytes": len(inventory.body),
+        "body_bytes": megabytes(len(inventory.body)),
         "payload_sha256": inventory.sha256,
         **sync_load.send_figures(result),
         **sync_load.traffic(client.stats),
@@ -283,7 +284,7 @@ def _send_demand(load: _Load, client: PaqtanaClient, *, recalculate: bool) -> dg
         "chunks": len(built.chunks),
         "chunks_sent": result.units_sent,
         "chunks_already_accepted": result.units_already_accepted,
-        "bytes_per_request": dg.MetadataValue.json(sizes),
+        "bytes_per_request": ", ".join(megabytes(n) for n in sizes) or "none",
         "largest_request_bytes": max(sizes, default=0),
         "byte_cap": built.cap_bytes,
         **sync_load.traffic(client.stats),

@@ -13,6 +13,7 @@ The shared pieces (finding the materialization, judging a rejects share) are in
 import dagster as dg
 
 from pipelines.defs.erp.resources import ErpExportsResource
+from pipelines.defs.figures import megabytes
 from pipelines.defs.load_checks import (
     CheckedMaterialization,
     materialization_to_check,
@@ -41,7 +42,7 @@ def byte_cap_result(
     return dg.AssetCheckResult(
         passed=largest <= cap,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=f"largest request {largest:,} bytes, cap {cap:,} bytes",
+        description=f"largest request {megabytes(largest)}, cap {megabytes(cap)}",
         metadata={
             "largest_request_bytes": largest,
             "byte_cap": cap,

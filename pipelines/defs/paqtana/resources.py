@@ -1,4 +1,4 @@
-"""Paqtana connection settings; the token and org come from the environment (dg.EnvVar)."""
+"""Paqtana connection settings; the token and org are read from the environment at run time."""
 
 import dagster as dg
 import httpx
@@ -9,7 +9,8 @@ from pipelines.defs import settings
 
 
 class PaqtanaResource(dg.ConfigurableResource):
-    """Bearer-token client for one Paqtana org (PAQTANA_BASE_URL, PAQTANA_TOKEN, PAQTANA_ORG)."""
+    """Bearer-token client for one Paqtana org (PAQTANA_BASE_URL, PAQTANA_TOKEN, PAQTANA_ORG).
+    Unset fields are read from those variables when the run uses them, never held in config."""
 
     # Empty: PAQTANA_BASE_URL (default https://api.paqtana.com), read at run time.
     base_url: str = ""
@@ -31,15 +32,17 @@ class PaqtanaResource(dg.ConfigurableResource):
 
     def client(self, transport: httpx.BaseTransport | None = None) -> PaqtanaClient:
         """A live client, or one over `transport` (the dry-run outbox) that needs no token."""
-        if transport is None and not (self.token and self.org):
+        token = self.token or settings.secret("PAQTANA_TOKEN")
+        org = self.org or settings.secret("PAQTANA_ORG")
+        if transport is None and not (token and org):
             raise dg.Failure(
                 "Paqtana is not configured: set PAQTANA_TOKEN and PAQTANA_ORG (and "
                 "PAQTANA_BASE_URL for a sandbox), or run with SYNC_MODE=dry-run"
             )
         return PaqtanaClient(
             self.url,
-            self.token or "dry-run",
-            self.org or "dry-run-org",
+            token or "dry-run",
+            org or "dry-run-org",
             transport=transport,
             max_body_bytes=self.body_cap_bytes,
             timeout=DEFAULT_TIMEOUT if self.timeout_s is None else httpx.Timeout(self.timeout_s),

@@ -187,6 +187,7 @@ def pixee_products_sync(
         data_as_of=day,
         no_longer_exported=set(refused) - carried,
     )
+    where = sync_load.requests_to(context, sync_mode, pixee.url, VENDOR)  # tagged before sending
     with pixee.client(sync_mode.transport(run_id, VENDOR, pixee_responder)) as client:
         result = sync_load.send(
             context,
@@ -210,7 +211,7 @@ def pixee_products_sync(
         sent=len(accepted),
         refused=0,
         failed=len(result.refused),
-        requests_to=sync_load.destination(sync_mode, pixee.url, run_id, VENDOR),
+        requests_to=where,
     ) | {
         "still_failing": len(failing),
         "products_considered": len(products),
@@ -228,13 +229,13 @@ def pixee_products_sync(
         "created": result.counts.get("created", 0),
         "updated": result.counts.get("updated", 0),
         "batches": result.units,
-        "rejects_file": dg.MetadataValue.path(str(path)),
         **sync_load.send_figures(result),
         **sync_load.traffic(client.stats),
     }
     if removals.held_back:
         meta["removals_held_back"] = removals.held_back
-    if failing:
+    if failing:  # the path only where there is something to read
+        meta["rejects_file"] = dg.MetadataValue.path(str(path))
         meta["still_failing_products"] = _failing_table(failing)
         context.log.warning(f"{len(failing)} product(s) still refused by Pixee; see {path}")
     if result.refused:
@@ -279,6 +280,7 @@ def pixee_catalog_cache(
     target = (
         sync_mode.outbox_folder(run_id, VENDOR) / "catalog.parquet" if sync_mode.dry_run else path
     )
+    where = sync_load.requests_to(context, sync_mode, pixee.url, VENDOR)
     with pixee.client(sync_mode.transport(run_id, VENDOR, pixee_responder)) as client:
         result = sync_load.send(
             context,
@@ -294,7 +296,7 @@ def pixee_catalog_cache(
         )
     meta: dict = {
         "cadence": result.cadence,
-        "requests_to": sync_load.destination(sync_mode, pixee.url, run_id, VENDOR),
+        "requests_to": where,
         "cache_file": dg.MetadataValue.path(str(path)),
     }
     if result.answers:

@@ -1,5 +1,5 @@
-"""Pixee connection (X-API-Key from PIXEE_API_KEY), the full-resync switch, and what becomes of
-products the ERP no longer exports."""
+"""Pixee connection (X-API-Key from PIXEE_API_KEY, read at run time), the full-resync switch, and
+what becomes of products the ERP no longer exports."""
 
 import dagster as dg
 import httpx
@@ -46,14 +46,15 @@ class PixeeResource(dg.ConfigurableResource):
         return self.max_removed_share
 
     def client(self, transport: httpx.BaseTransport | None = None) -> PixeeClient:
-        if transport is None and not self.api_key:
+        api_key = self.api_key or settings.secret("PIXEE_API_KEY")
+        if transport is None and not api_key:
             raise dg.Failure(
                 "Pixee is not configured: set PIXEE_API_KEY (and PIXEE_BASE_URL for a sandbox), "
                 "or run with SYNC_MODE=dry-run"
             )
         return PixeeClient(
             self.url,
-            self.api_key or "pm_test_dry_run",
+            api_key or "pm_test_dry_run",
             transport=transport,
             timeout=DEFAULT_TIMEOUT if self.timeout_s is None else httpx.Timeout(self.timeout_s),
         )

@@ -76,6 +76,7 @@ def pxm_catalog_cache(
     if sync_mode.dry_run:  # the read's answers are canned: its cache goes to the outbox
         path = sync_mode.outbox_folder(run_id, VENDOR) / "catalog.sqlite"
     transport = sync_mode.transport(run_id, VENDOR, pxm_responder)
+    where = sync_load.requests_to(context, sync_mode, pxm.url, VENDOR)  # tagged before reading
     with pxm.client(transport) as client:
         result = sync_load.send(
             context,
@@ -97,7 +98,7 @@ def pxm_catalog_cache(
         )
     meta = {
         "cadence": result.cadence,
-        "requests_to": sync_load.destination(sync_mode, pxm.url, run_id, VENDOR),
+        "requests_to": where,
         "cache_file": dg.MetadataValue.path(str(path)),
     }
     if read is not None:

@@ -1,4 +1,5 @@
-"""PXM connection (OAuth client credentials from PXM_CLIENT_ID / PXM_CLIENT_SECRET)."""
+"""PXM connection (OAuth client credentials from PXM_CLIENT_ID / PXM_CLIENT_SECRET, read at run
+time)."""
 
 import tomllib
 from pathlib import Path
@@ -28,9 +29,15 @@ class PxmResource(dg.ConfigurableResource):
             return settings.PXM_CACHE_MAX_AGE_DAYS
         return self.cache_max_age_days
 
+    def _credentials(self) -> tuple[str | None, str | None]:
+        return (
+            self.client_id or settings.secret("PXM_CLIENT_ID"),
+            self.client_secret or settings.secret("PXM_CLIENT_SECRET"),
+        )
+
     @property
     def configured(self) -> bool:
-        return bool(self.client_id and self.client_secret)
+        return all(self._credentials())
 
     @property
     def url(self) -> str:
@@ -38,10 +45,11 @@ class PxmResource(dg.ConfigurableResource):
 
     def client(self, transport: httpx.BaseTransport | None = None) -> PxmClient:
         """A live client, or one over `transport` (the dry-run outbox) that needs no secret."""
+        client_id, client_secret = self._credentials()
         return PxmClient(
             self.url,
-            self.client_id or ("dry-run" if transport else ""),
-            self.client_secret or ("dry-run" if transport else ""),
+            client_id or ("dry-run" if transport else ""),
+            client_secret or ("dry-run" if transport else ""),
             timeout=DEFAULT_TIMEOUT if self.timeout_s is None else httpx.Timeout(self.timeout_s),
             transport=transport,
         )
