@@ -20,6 +20,9 @@ from pipelines.core.cadence.endpoints import Endpoint
 
 REASONS_SHOWN = 3
 NOTHING_TO_DO = "Nothing to do."
+# The warning check each vendor load carries when items were refused, carried forward or held
+# back: the report lists it; the terminal summary leaves it out (the load's line has the counts).
+DELIVERY_CHECK = "delivered_in_full"
 # how every rejects file words a vendor's refusal (pipelines/core/rejects.py: vendor_refusal)
 VENDOR_REFUSAL = "refused by "
 _RUN_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
@@ -144,8 +147,9 @@ class LoadReport:
 
 @dataclass(frozen=True)
 class Step:
-    """A next step: `kind` groups them (fix, failed, blocked, already_sent, check, ...) so the
-    terminal summary can say alike steps once; `text` is Markdown, maybe with a config block."""
+    """A next step: `kind` groups them (fix, failed, blocked, already_sent, check, shortfall,
+    ...) so the terminal summary can say alike steps once; `text` is Markdown, maybe with a
+    config block."""
 
     kind: str
     text: str
@@ -384,7 +388,7 @@ def next_steps(loads: list[LoadReport], checks_failed: list[CheckResult]) -> lis
             continue  # said above, with its config
         steps.append(
             Step(
-                "check",
+                "shortfall" if c.name == DELIVERY_CHECK else "check",
                 f"Check `{c.asset}` `{c.name}` ({c.severity}): {c.description or 'failed'}.",
             )
         )
@@ -569,7 +573,7 @@ def summary(report: SyncReport, *, base: Path | None = None, width: int = 200) -
         lines.append("refused rows, and why (correct them in the ERP; the next drop carries them):")
         for path, reasons in files.items():
             lines.append(_clip(f"  {_short(path, base)}: {'; '.join(reasons)}", width))
-    told = [s.text for s in steps if s.kind not in ("fix", "already_sent", "none")]
+    told = [s.text for s in steps if s.kind not in ("fix", "already_sent", "none", "shortfall")]
     if already := [r.load.asset for v in report.vendors for r in v.loads if _already_sent(r)]:
         told.append(
             f"already sent today: {', '.join(already)}: nothing to do; to send the day again on "

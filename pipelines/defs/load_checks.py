@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from pipelines.core.shares import percent
+from pipelines.core.sync_report import DELIVERY_CHECK
 from pipelines.defs.sync_load import RE_SEND_CONFIG, tag_run
 
 
@@ -85,7 +86,6 @@ def reject_share_result(
 
 # --- Delivered in full: the partial failures a green run would otherwise hide --------------------
 
-DELIVERY_CHECK = "delivered_in_full"
 # The loads that write to a vendor, and how the run's tag names each (PXM is only read).
 DELIVERY_LOADS = {
     "paqtana_master_inventory": "paqtana inventory",
