@@ -164,11 +164,12 @@ def output_to(log: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
-def run_daily_sync(day: str, log: Path):  # noqa: ANN201 - dg.ExecutionResult
+def run_daily_sync(day: str, log: Path | None = None):  # noqa: ANN201 - dg.ExecutionResult
     """The code location's own daily_sync, its steps in this process and its whole log in
-    `log`, recorded as a run of the `pipelines.definitions` location: the UI offers to re-execute
-    it without "may be a different version" (`execute_in_process` swaps the executor, so the
-    snapshot; a run without the location's origin reads "loaded from a different code location")."""
+    `log` (on this process's output without one), recorded as a run of the
+    `pipelines.definitions` location: the UI offers to re-execute it without "may be a different
+    version" (`execute_in_process` swaps the executor, so the snapshot; a run without the
+    location's origin reads "loaded from a different code location")."""
     import dagster as dg
     from dagster._core.definitions.reconstruct import ReconstructableRepository
     from dagster._core.execution.api import execute_run
@@ -189,7 +190,8 @@ def run_daily_sync(day: str, log: Path):  # noqa: ANN201 - dg.ExecutionResult
     # the location as workspace.yaml names it
     location = ManagedGrpcPythonEnvCodeLocationOrigin(target, location_name=module)
     reconstructable = repository.get_reconstructable_job(job)
-    with output_to(log), dg.DagsterInstance.get() as instance:
+    quiet = output_to(log) if log else contextlib.nullcontext()
+    with quiet, dg.DagsterInstance.get() as instance:
         run = instance.create_run_for_job(
             reconstructable.get_definition(),
             run_config={"execution": {"config": {"in_process": {}}}},

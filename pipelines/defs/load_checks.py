@@ -181,12 +181,17 @@ def delivery(context: dg.AssetCheckExecutionContext):  # noqa: ANN201 - yields c
     if partial:
         text = "; ".join(partial)
         tag_run(instance, run_id, {PARTIAL_TAG: text})
-        retried = " (Pixee's refusals go again with the next daily send)" if "pixee" in text else ""
-        context.log.warning(
-            f"Partial delivery: {text}. Each item and why is in its load's rejects file{retried}. "
-            f"To send this day again now: Open in Launchpad from this run and paste "
-            f"{RE_SEND_CONFIG}"
-        )
+        context.log.warning(partial_delivery_warning(text))
+
+
+def partial_delivery_warning(partial: str) -> str:
+    """The run's partial failures (its PARTIAL_TAG) in one line with the re-send: logged by
+    this check and again by the run's last step, so it ends the run page's log."""
+    retried = " (Pixee's refusals go again with the next daily send)" if "pixee" in partial else ""
+    return (
+        f"Partial delivery: {partial}. Each item and why is in its load's rejects file{retried}. "
+        f"To send this day again now: Open in Launchpad from this run and paste {RE_SEND_CONFIG}"
+    )
 
 
 DELIVERY_CHECKS = [delivery]

@@ -8,7 +8,7 @@ steps run side by side (multiprocess, Celery) and others have not ended, it asks
 little later rather than wait, so it never holds a worker the other steps need. It reads what
 they recorded from the instance, by the figures' keys."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -17,6 +17,7 @@ from dagster import DagsterEventType
 
 from pipelines.core.atomic_file import atomic_path
 from pipelines.core.sync_report import CheckResult, RunFigures, build_report, markdown, reasons_in
+from pipelines.defs.load_checks import PARTIAL_TAG, partial_delivery_warning
 from pipelines.defs.partitions import daily_asset, partition_days, range_label
 from pipelines.defs.staging import StagingResource
 
@@ -155,7 +156,7 @@ def steps_not_ended(context: dg.AssetExecutionContext) -> list[str]:
 )
 def daily_sync_report(
     context: dg.AssetExecutionContext, staging: StagingResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     not_ended = steps_not_ended(context)
     if not_ended and context.retry_number < MAX_RETRIES:
         raise dg.RetryRequested(
@@ -178,7 +179,7 @@ def daily_sync_report(
     path = report_path(staging, day, run_id)
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.md(text),
             "report_file": dg.MetadataValue.path(str(path)),
@@ -186,3 +187,7 @@ def daily_sync_report(
             "read_requests": report.requests - report.wrote,
         }
     )
+    # after the materialization, so the run page's log (scrolled to its end) shows it
+    run = context.instance.get_run_by_id(run_id)
+    if partial := (run.tags if run else {}).get(PARTIAL_TAG):
+        context.log.warning(f"The report: {path}. {partial_delivery_warning(partial)}")

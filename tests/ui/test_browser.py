@@ -317,7 +317,8 @@ def test_a_refused_product_shows_on_the_run_page_and_the_asset_graph_unexpanded(
     from playwright.sync_api import expect
 
     screen.goto(f"/runs/{partial_run}")
-    warning = screen.get_by_text("Partial delivery:", exact=False).first
+    # the delivery check's warning, said again by the report step: the run's last words
+    warning = screen.get_by_text("Partial delivery:", exact=False).last
     expect(warning).to_be_in_viewport(timeout=EXPECT_TIMEOUT_MS)
     expect(warning).to_contain_text("pixee: 1 refused by Pixee", timeout=EXPECT_TIMEOUT_MS)
     # the re-send, one paste away
