@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from history_csv import write_history_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,9 +47,6 @@ def history_file() -> Path:
     path = DATA_DIR / f"backfill_{DAYS}d_{PRODUCTS * len(LOCATIONS)}s.csv"
     if path.exists():
         return path
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
-
     rng = np.random.default_rng(SEED)
     series = PRODUCTS * len(LOCATIONS)
     rows = series * DAYS
@@ -56,24 +54,10 @@ def history_file() -> Path:
     pair = np.tile(np.arange(series), DAYS)
     units = rng.integers(0, 50, rows)
     half = rng.random(rows) < 0.1
-    calendar = pa.array([(FIRST_DAY + dt.timedelta(days=d)).isoformat() for d in range(DAYS)])
-    codes = pa.array([f"SKU-{p:06d}" for p in range(PRODUCTS)])
-    table = pa.table(
-        {
-            "date": calendar.take(pa.array(day)),
-            "location": pa.array(LOCATIONS).take(pa.array(pair // PRODUCTS)),
-            "code": codes.take(pa.array(pair % PRODUCTS)),
-            "quantity": pa.array(np.where(half, np.char.add(units.astype(str), ".5"), units)),
-        }
+    return write_history_csv(
+        path, day, pair, units, half,
+        first_day=FIRST_DAY, days=DAYS, locations=LOCATIONS, products=PRODUCTS,
     )
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as out:
-        out.write(b"date,location,code,quantity\n")
-        options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
-        pa_csv.write_csv(table, out, options)
-    tmp.replace(path)
-    return path
 
 
 class TreeMemory:

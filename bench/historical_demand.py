@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from history_csv import write_history_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "bench" / ".data"
@@ -102,9 +103,6 @@ def generate_demand_file(rows: int, order: str) -> Path:
     path = DATA_DIR / f"demand_{rows}_{order}.csv"
     if path.exists():
         return path
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
-
     rng = np.random.default_rng(SEED)
     series = max(rows // ROWS_PER_SERIES, 1)
     pairs = np.sort(rng.choice(len(LOCATIONS) * PRODUCTS, size=series, replace=False))
@@ -124,24 +122,10 @@ def generate_demand_file(rows: int, order: str) -> Path:
     else:
         lines = np.arange(len(day))
     day, pair, units, half = day[lines], pair[lines], units[lines], half[lines]
-    calendar = pa.array([(FIRST_DAY + dt.timedelta(days=d)).isoformat() for d in range(DAYS)])
-    codes = pa.array([f"SKU-{p:06d}" for p in range(PRODUCTS)])
-    table = pa.table(
-        {
-            "date": calendar.take(pa.array(day)),
-            "location": pa.array(LOCATIONS).take(pa.array(pair // PRODUCTS)),
-            "code": codes.take(pa.array(pair % PRODUCTS)),
-            "quantity": pa.array(np.where(half, np.char.add(units.astype(str), ".5"), units)),
-        }
+    return write_history_csv(
+        path, day, pair, units, half,
+        first_day=FIRST_DAY, days=DAYS, locations=LOCATIONS, products=PRODUCTS,
     )
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as out:
-        out.write(b"date,location,code,quantity\n")
-        options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
-        pa_csv.write_csv(table, out, options)
-    tmp.replace(path)
-    return path
 
 
 # --- the measured paths (each in a child process) ------------------------------------------------
