@@ -26,6 +26,7 @@ ui: install $(DAGSTER_HOME)/dagster.yaml  ## the Dagster UI with the sandbox run
 
 sample: install  ## regenerate the sample ERP exports (deterministic)
 	$(BIN)/python -m erp_sandbox.samples.erp_exports
+	$(BIN)/python -m erp_sandbox.samples.sap_exports
 	$(BIN)/python -m erp_sandbox.samples.pxm_catalog
 
 # The local instance: no telemetry, and ONE slot for each vendor's pool (the `pool=` of the loads),
