@@ -15,6 +15,7 @@ import pytest
 
 from pipelines.defs.automation.alerts import failure_alert
 from pipelines.defs.cadence.resources import CadenceGuardResource
+from pipelines.defs.load_checks import DELIVERY_CHECK, PARTIAL_TAG, delivery
 from pipelines.defs.pixee.resources import PixeeResource
 from tests.conftest import SAMPLE_EXPORTS
 from tests.e2e.conftest import base_resources, erp_resource, sandbox_resources
@@ -91,13 +92,22 @@ def test_a_refused_product_is_resent_every_day_until_accepted_and_each_run_lists
 ):
     products = catalog(4)
     refused = ean(2)
-    runs = []
+    runs, warnings = [], []
     for day in (D1, D2, D3):
         write_drop(exports, day, products)
         if day != D3:  # Pixee refuses it two mornings, then takes it
             sandbox.add_fault(kind="partial_batch", eans=[refused], message="EAN locked")
-        runs.append(meta(sync_day(day, instance, res), SYNC))
+        with calendar_day(next_day(day)):
+            result = materialize([*PIXEE_CHAIN, delivery], day, instance, res)
+        runs.append(meta(result, SYNC))
+        checks = result.get_asset_check_evaluations()
+        [verdict] = [c for c in checks if c.check_name == DELIVERY_CHECK]
+        tags = instance.get_run_by_id(result.run_id).tags
+        warnings.append((verdict.passed, tags.get(PARTIAL_TAG)))
     first, second, third = runs
+    # the run page warns while Pixee still refuses it, and stops warning the day it is taken
+    still = "pixee: 1 refused by Pixee"
+    assert warnings == [(False, still), (False, still), (True, None)]
 
     assert (first["to_send"], first["failed"], first["still_failing"]) == (4, 1, 1)
     # day 2 carries exactly yesterday's refusal: not "identical", sent again; day 3 the same
