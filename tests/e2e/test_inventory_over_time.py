@@ -85,8 +85,8 @@ def test_a_truncated_export_sends_no_put_and_fails_the_safeguard_with_the_counts
     assert {r["onHandStock"] for r in held(sandbox).values()} == {5}
     m = meta(result, "paqtana_master_inventory")
     assert m["cadence"].startswith(
-        "blocked: removed_share: 20 of the 50 items Paqtana holds would be removed (40.00%; "
-        "MAX_REMOVED_SHARE=0.05)"
+        "blocked: removed_share: 20 of the 50 items Paqtana holds would be removed: 40% is "
+        "above MAX_REMOVED_SHARE=0.05 (5%)"
     )
     assert m["removed_sample"][:2] == ["WH-PARIS + I-030", "WH-PARIS + I-031"]
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "safeguards")

@@ -165,8 +165,8 @@ def test_a_removed_share_above_the_limit_stops_the_send_until_forced(
     write_drop(exports, D2, truncated)
     blocked = meta(sync_day(D2, instance, res), SYNC)
     assert blocked["cadence"] == (
-        "blocked: removed_share: 3 of 20 products Pixee holds from the ERP (15.0%) are absent "
-        f"from the {D2} drop; the limit is MAX_REMOVED_SHARE 5.0% (lift it for one run with "
+        "blocked: removed_share: 3 of 20 products Pixee holds from the ERP are absent from the "
+        f"{D2} drop: 15% is above MAX_REMOVED_SHARE=0.05 (5%) (lift it for one run with "
         "force on this endpoint and a reason)"
     )
     assert len(batch_posts(sandbox)) == 1 and ean(99) not in held(sandbox)

@@ -65,7 +65,10 @@ def test_a_product_synced_before_and_absent_from_the_drop_is_removed_once():
     )
     assert removals.bodies == [{"ean": catalog[0]["ean"], "status": "inactive"}]
     assert removals.safeguard.passed and removals.holding == 40  # one already removed: not again
-    assert "1 of 40 products Pixee holds from the ERP (2.5%)" in removals.safeguard.reason
+    assert removals.safeguard.reason == (
+        f"1 of 40 products Pixee holds from the ERP are absent from the {DAY} drop: 2.5% is "
+        "within MAX_REMOVED_SHARE=0.05 (5%)"
+    )
 
 
 def test_a_removed_share_above_the_limit_fails_the_safeguard_and_keep_sends_nothing():
@@ -73,7 +76,7 @@ def test_a_removed_share_above_the_limit_fails_the_safeguard_and_keep_sends_noth
     present = {p["ean"] for p in catalog[:9]}
     removals = plan_removals(present, holding(catalog), "archived", day=DAY, max_share=0.05)
     assert not removals.safeguard.passed
-    assert removals.safeguard.reason.endswith("the limit is MAX_REMOVED_SHARE 5.0%")
+    assert removals.safeguard.reason.endswith("drop: 10% is above MAX_REMOVED_SHARE=0.05 (5%)")
     kept = plan_removals(present, holding(catalog), None, day=DAY, max_share=0.05)
     assert kept.bodies == [] and kept.candidates == [catalog[9]["ean"]]
     assert kept.held_back.startswith("PIXEE_REMOVED_STATUS=keep")

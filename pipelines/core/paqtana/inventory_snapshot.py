@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from pipelines.core.erp.contract import ITEMS, ColumnType
 from pipelines.core.paqtana.contract import INVENTORY_FIELD_NAMES, WORKSPACE_FIELD
 from pipelines.core.rejects import REJECT_COLUMNS
+from pipelines.core.shares import share_against_limit
 from pipelines.core.state_db import metadata
 from pipelines.core.sync.units import Safeguard, Unit, UnitAnswer
 
@@ -122,8 +123,8 @@ def inventory_safeguards(
         Safeguard(
             "removed_share",
             diff.removed_share <= max_removed_share,
-            f"{len(diff.removed)} of the {diff.held} items Paqtana holds would be removed "
-            f"({diff.removed_share:.2%}; MAX_REMOVED_SHARE={max_removed_share:g})",
+            f"{len(diff.removed)} of the {diff.held} items Paqtana holds would be removed: "
+            + share_against_limit(diff.removed_share, max_removed_share, "MAX_REMOVED_SHARE"),
             {"removed": len(diff.removed), "held": diff.held},
         ),
         Safeguard(
@@ -137,8 +138,8 @@ def inventory_safeguards(
         Safeguard(
             "refused_share",
             refused_share <= max_refused_share,
-            f"{refused} of {rows_in} item rows refused before sending ({refused_share:.2%}; "
-            f"MAX_REJECT_SHARE={max_refused_share:g})",
+            f"{refused} of {rows_in} item rows refused before sending: "
+            + share_against_limit(refused_share, max_refused_share, "MAX_REJECT_SHARE"),
             {"refused": refused, "rows_in": rows_in},
         ),
     ]

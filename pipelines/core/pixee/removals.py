@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.core.pixee.synced_state import Held
+from pipelines.core.shares import share_against_limit
 from pipelines.core.sync.units import Safeguard
 
 REMOVED_STATUSES = ("inactive", "archived")
@@ -91,9 +92,8 @@ def plan_removals(
     safeguard = Safeguard(
         SAFEGUARD,
         passed=share <= max_share,
-        reason=f"{len(candidates)} of {len(holding)} products Pixee holds from the ERP "
-        f"({share:.1%}) are absent from the {day} drop; the limit is MAX_REMOVED_SHARE "
-        f"{max_share:.1%}",
+        reason=f"{len(candidates)} of {len(holding)} products Pixee holds from the ERP are "
+        f"absent from the {day} drop: {share_against_limit(share, max_share, 'MAX_REMOVED_SHARE')}",
         figures={"removed": len(candidates), "held": len(holding), "share": share},
     )
     bodies = [{"ean": ean, "status": status} for ean in candidates]
