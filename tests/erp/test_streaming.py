@@ -24,9 +24,9 @@ HEADER = "date,location,code,quantity"
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    """Arrow blocks of 4 KiB, validation blocks of 8 KiB, source chunks of 3 KiB."""
+    """Arrow blocks of 4 KiB, validation blocks of 4 KiB, source chunks of 3 KiB."""
     monkeypatch.setattr(reader, "PARSE_BLOCK_BYTES", 4096)
-    monkeypatch.setattr(reader, "BLOCK_BYTES", 8192)
+    monkeypatch.setattr(reader, "BLOCK_BYTES", 4096)
     monkeypatch.setattr(source, "CHUNK_BYTES", 3072)
 
 

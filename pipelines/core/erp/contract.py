@@ -32,6 +32,9 @@ class Column:
     required: bool = True
     # Numbers only: whether a negative value is a row fault.
     allow_negative: bool = True
+    # Whether values repeat across many rows (days, quantities, a few locations): a CSV reader
+    # then dictionary-encodes them as it converts, cheaper than hashing the text afterwards.
+    repeats: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ T, N, D, E = ColumnType.TEXT, ColumnType.NUMBER, ColumnType.DATE, ColumnType.EAN
 ITEMS = FileContract(
     kind=FileKind.ITEMS,
     columns=(
-        Column("location", T),
+        Column("location", T, repeats=True),
         Column("code", T),
         Column("description", T, required=False),
         Column("material_type", T, required=False),
@@ -80,10 +83,10 @@ ITEMS = FileContract(
 DEMAND = FileContract(
     kind=FileKind.DEMAND,
     columns=(
-        Column("date", D),
-        Column("location", T),
+        Column("date", D, repeats=True),
+        Column("location", T, repeats=True),
         Column("code", T),
-        Column("quantity", N, allow_negative=False),
+        Column("quantity", N, allow_negative=False, repeats=True),
     ),
     key=("date", "location", "code"),
     sum_duplicates=True,

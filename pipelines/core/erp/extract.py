@@ -230,18 +230,25 @@ class _DemandFile:
             earliest = int(distinct_days[dated].min())
             self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
         in_range = (distinct_days >= self.first) & (distinct_days <= self.last)
-        wanted = in_range[date.codes]
-        wanted &= ~checked.bad
-        count = int(np.count_nonzero(wanted))
-        outside = (dated & ~in_range)[date.codes] & ~checked.bad
-        self.outside_rows += int(np.count_nonzero(outside))
+        any_bad = bool(checked.bad.any())
+        if in_range.all() and not any_bad:  # the usual block: every row wanted, no pass
+            wanted, count = None, len(date.codes)
+        else:
+            wanted = in_range[date.codes]
+            wanted &= ~checked.bad
+            count = int(np.count_nonzero(wanted))
+        if (dated & ~in_range).any():
+            outside = (dated & ~in_range)[date.codes]
+            if any_bad:
+                outside &= ~checked.bad
+            self.outside_rows += int(np.count_nonzero(outside))
         if count:
             location, code, quantity = (
                 checked.columns["location"],
                 checked.columns["code"],
                 checked.columns["quantity"],
             )
-            pick = slice(None) if count == len(wanted) else wanted
+            pick = slice(None) if count == len(date.codes) else wanted
             offset = np.where(in_range, distinct_days - self.first, 0).astype(self.day_dtype)
             with stage_clock.stage("sum per day"):
                 self.totals.add(

@@ -63,10 +63,12 @@ SUFFIXES = (".csv", ".csv.gz", ".xlsx")
 PARSE_BLOCK_BYTES = 1 << 20
 MAX_BLOCK_GROWTH = 64
 # Parsed batches (one per parse block) a worker thread keeps ready while a block is validated.
-READ_AHEAD_BATCHES = 8
+READ_AHEAD_BATCHES = 24
 # Text handed to validation at once: large enough that per-block Python work is negligible.
 BLOCK_BYTES = 32 << 20
 _LINE_BREAK = r"\r\n|\r|\n"
+# How a contract column whose values repeat (`Column.repeats`) is converted.
+_ENCODED = pa.dictionary(pa.int32(), pa.string())
 _SHOWN_CHARS = 200
 
 
@@ -344,8 +346,12 @@ class _CsvBlocks:
             ignore_empty_lines=False,
             invalid_row_handler=lines.handler,
         )
+        types = {name: pa.string() for name in raw_header}
+        for name, position in self.layout.items():
+            if self.contract.column(name).repeats:
+                types[raw_header[position]] = _ENCODED
         convert = pa_csv.ConvertOptions(
-            column_types={name: pa.string() for name in raw_header},
+            column_types=types,
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
             check_utf8=False,  # the source already checked or transcoded every byte
@@ -359,7 +365,7 @@ class _CsvBlocks:
                 raise _RecordTooLong from None
             raise self._parse_error(exc, lines.next_line) from None
         if reader.schema.names != raw_header or not all(
-            t == pa.string() for t in reader.schema.types
+            reader.schema.types[i] == types[name] for i, name in enumerate(raw_header)
         ):
             raise ExportFileError(
                 f"{self.path}: the header line cannot be read as {len(raw_header)} column names "
@@ -377,6 +383,8 @@ class _CsvBlocks:
         self, batches: Sequence[pa.RecordBatch], lines: _RecordLines, final: bool = False
     ) -> TextBlock:
         table = pa.Table.from_batches(batches, schema=batches[0].schema) if batches else None
+        if table is not None and _ENCODED in table.schema.types:
+            table = table.unify_dictionaries()  # one dictionary per column across the batches
         rows = table.num_rows if table is not None else 0
         self.rows_out += rows
         spans = np.ones(rows, dtype=np.int64)

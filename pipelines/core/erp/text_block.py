@@ -99,8 +99,9 @@ class TextBlock:
 
 
 def encode_text(column: pa.Array | pa.ChunkedArray) -> TextColumn:
-    """A text column dictionary-encoded (Arrow's hash, once per value)."""
-    encoded = pc.dictionary_encode(column)
+    """A text column dictionary-encoded (Arrow's hash, once per value). A column that comes
+    encoded already must have one dictionary across its chunks (`Table.unify_dictionaries`)."""
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
     if isinstance(encoded, pa.ChunkedArray):
         chunks = encoded.chunks
         if not chunks:
