@@ -37,12 +37,12 @@ RUN_TIMEOUT_S = 240
 LEASE_SECONDS = 4
 
 
-def kill_then_rerun_at_once(root: Path, sandbox, path: str, arm) -> tuple:  # noqa: ANN001
+def kill_then_rerun_at_once(
+    root: Path, sandbox, path: str, arm, lease_s: int = LEASE_SECONDS  # noqa: ANN001
+) -> tuple:
     """Run daily_sync as a process, SIGKILL it while a request to `path` hangs (`arm` sets up
     the hang), and start the same command at once; return (killed, rerun) processes."""
-    env = job_environment(root, sandbox, cap_bytes=2_000) | {
-        "SYNC_LEASE_SECONDS": str(LEASE_SECONDS)
-    }
+    env = job_environment(root, sandbox, cap_bytes=2_000) | {"SYNC_LEASE_SECONDS": str(lease_s)}
     arm()
     killed = start_daily_sync(root, env, "killed")
     wait_until(lambda: fault_fired(sandbox, path), killed, timeout_s=RUN_TIMEOUT_S)
@@ -126,7 +126,11 @@ def test_sigkill_mid_pxm_read_is_not_read_again_the_same_day(tmp_path, sandbox, 
     def hang_the_attribute_page() -> None:
         sandbox.add_fault(kind="slow", vendor="pxm", path="attribute", delay_s=120, times=5)
 
-    killed, rerun = kill_then_rerun_at_once(tmp_path, sandbox, "attribute", hang_the_attribute_page)
+    # A lease that outlasts the re-run's start (4-5 s on a slow machine), so it finds the dead
+    # read still alive and waits for it, as the last assertion says.
+    killed, rerun = kill_then_rerun_at_once(
+        tmp_path, sandbox, "attribute", hang_the_attribute_page, lease_s=12
+    )
     pxm = latest_metadata(tmp_path / "home", "pxm_catalog_cache")
     assert pxm["cadence"].startswith("skipped: already read today at ")
     assert "which did not finish; force naming this endpoint to read again" in pxm["cadence"]
