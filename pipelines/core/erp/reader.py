@@ -62,7 +62,9 @@ SUFFIXES = (".csv", ".csv.gz", ".xlsx")
 # be read again with blocks 4x larger, up to this many times the first size.
 PARSE_BLOCK_BYTES = 1 << 20
 MAX_BLOCK_GROWTH = 64
-# Parsed batches (one per parse block) a worker thread keeps ready while a block is validated.
+# Parsed batches (one per parse block) a worker thread keeps ready while a block is encoded and
+# validated: more than a block's worth, or the parser stalls while a block is encoded (measured
+# at 10M rows: 8 -> 24 took the reader alone from 2.2-2.4 s to 1.7-2.0 s).
 READ_AHEAD_BATCHES = 24
 # Text handed to validation at once: large enough that per-block Python work is negligible.
 BLOCK_BYTES = 32 << 20
