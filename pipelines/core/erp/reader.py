@@ -66,7 +66,9 @@ MAX_BLOCK_GROWTH = 64
 # validated: more than a block's worth, or the parser stalls while a block is encoded (measured
 # at 10M rows: 8 -> 24 took the reader alone from 2.2-2.4 s to 1.7-2.0 s).
 READ_AHEAD_BATCHES = 24
-# Text handed to validation at once: large enough that per-block Python work is negligible.
+# Parsed batches handed to validation at once, counted in Arrow bytes (a column read encoded,
+# `Column.repeats`, counts its indices, so such a block holds more rows than its text bytes
+# say): large enough that per-block Python work is negligible.
 BLOCK_BYTES = 32 << 20
 _LINE_BREAK = r"\r\n|\r|\n"
 # How a contract column whose values repeat (`Column.repeats`) is converted.
