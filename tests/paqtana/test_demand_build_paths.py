@@ -106,6 +106,26 @@ def test_dates_in_order_or_not_give_the_same_bodies() -> None:
     pd.testing.assert_frame_equal(in_order(sent_rows(first.bodies)), in_order(ordered))
 
 
+@pytest.mark.parametrize(
+    "quantities",
+    ["repeated", "distinct"],
+    ids=["repeated: codes carried in the sort keys", "distinct: each row's own value"],
+)
+def test_every_row_is_sent_with_its_own_quantity(quantities: str) -> None:
+    demand = daily_totals(seed=7).sample(frac=1, random_state=5).reset_index(drop=True)
+    rng = np.random.default_rng(8)
+    if quantities == "distinct":  # most values distinct: formatted per row, not encoded
+        demand["quantity"] = np.round(rng.random(len(demand)) * 1e6, 3)
+        assert demand["quantity"].nunique() * 4 > len(demand)
+    else:
+        demand["quantity"] = rng.integers(0, 300, len(demand)).astype(float)
+
+    result = build_historical_demand_chunks(demand, WORKSPACES, cap_bytes=30_000)
+
+    assert len(result.bodies) > 3
+    pd.testing.assert_frame_equal(in_order(sent_rows(result.bodies)), in_order(demand))
+
+
 @pytest.mark.parametrize("shuffle", [False, True], ids=["dates in order", "dates not in order"])
 def test_a_time_of_day_is_refused_on_either_path(shuffle: bool) -> None:
     demand = daily_totals()

@@ -21,13 +21,14 @@ def lexical_factorize(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     them) gives its own codes, not a copy; others are re-ranked."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         categories = np.asarray(column.cat.categories.astype(str), dtype=object)
+        codes = column.array.codes  # the categorical's own array: `.cat.codes` copies it
         if pd.Index(categories).is_monotonic_increasing:  # categories are distinct
-            return column.cat.codes.to_numpy(), categories
+            return codes, categories
         by_text = np.argsort(categories, kind="stable")
         # One take per row; the extra last slot maps a missing value's code -1 to -1.
         rank = np.full(len(categories) + 1, -1, dtype=np.int32)
         rank[by_text] = np.arange(len(categories), dtype=np.int32)
-        return rank[column.cat.codes.to_numpy()], categories[by_text]
+        return rank[codes], categories[by_text]
     codes, uniques = pd.factorize(column, sort=True, use_na_sentinel=True)
     return codes.astype(np.int32), np.asarray(uniques, dtype=object)
 

@@ -133,14 +133,25 @@ class KeyLayout:
 
 
 class SortedRows:
-    """The rows' keys in order (see `KeyLayout`) and where each row came from: one np.sort of
-    the keys with each row's position in their low bits (a stable argsort of 10M keys takes
-    about ten times as long), or a stable argsort when key and position do not fit in 63 bits."""
+    """The rows' keys in order (see `KeyLayout`), each with its quantity: one np.sort of the keys
+    with, in their low bits, the row's quantity code when the quantities are encoded (the sort
+    then carries them: nothing is gathered after it), else the row's position (a stable argsort
+    of 10M keys takes about ten times as long); a stable argsort when neither fits in 63 bits."""
 
-    def __init__(self, layout: KeyLayout, keys: np.ndarray, position_bits: int) -> None:
+    def __init__(
+        self,
+        layout: KeyLayout,
+        keys: np.ndarray,
+        low_bits: int,
+        quantity: np.ndarray,
+        quantity_in_keys: bool,
+    ) -> None:
         self.layout = layout
-        self.position_bits = position_bits
-        if position_bits:
+        self.low_bits = low_bits
+        # Codes carried in the keys: only their type is kept; otherwise the row's quantities.
+        self.quantity = quantity[:0] if quantity_in_keys else quantity
+        self.quantity_in_keys = quantity_in_keys
+        if low_bits:
             keys.sort()
             self.packed, self.order = keys, None
         else:
@@ -156,14 +167,22 @@ class SortedRows:
         day_offsets: np.ndarray,
         code_group: np.ndarray,
         refused: np.ndarray | None,
+        quantity: np.ndarray,
+        distinct_quantities: int | None,
     ) -> SortedRows:
+        """`quantity`: per row, a code into `distinct_quantities` values, or (None) the value."""
         if layout.bits > 63:
             raise ValueError(
                 f"demand has too many locations ({layout.locations}), codes ({layout.codes}) or "
                 f"days ({layout.days}) to be ordered by one 64-bit key"
             )
         count = len(day_offsets)
-        position_bits = bits_for(count) if layout.bits + bits_for(count) <= 63 else 0
+        code_bits = max(bits_for(distinct_quantities or 0), 1)
+        in_keys = distinct_quantities is not None and layout.bits + code_bits <= 63
+        if in_keys:
+            low_bits = code_bits
+        else:
+            low_bits = bits_for(count) if layout.bits + bits_for(count) <= 63 else 0
         keys = np.empty(count, dtype=np.int64)
         for rows in _slices(count):  # a slice at a time: no full-length temporaries
             key = keys[rows]
@@ -176,28 +195,33 @@ class SortedRows:
             key |= day_offsets[rows]
             if refused is not None:
                 key[refused[rows]] = layout.groups << layout.group_shift
-            if position_bits:
-                key <<= position_bits
-                key |= np.arange(rows.start, rows.stop, dtype=np.int64)
-        return cls(layout, keys, position_bits)
+            if low_bits:
+                key <<= low_bits
+                key |= quantity[rows] if in_keys else np.arange(rows.start, rows.stop)
+        return cls(layout, keys, low_bits, quantity, in_keys)
 
-    def groups(self, quantity: np.ndarray) -> Iterator[DemandGroup]:
+    def groups(self) -> Iterator[DemandGroup]:
         """Each group's keys (group bits cleared) and quantities, in order, refused rows left
         out."""
-        shift = self.layout.group_shift + self.position_bits
+        shift = self.layout.group_shift + self.low_bits
         bounds = np.searchsorted(
             self.packed if self.order is None else self.packed[self.order],
             np.arange(self.layout.groups + 1, dtype=np.int64) << shift,
         )
         key_mask = (1 << self.layout.group_shift) - 1
+        low_mask = (1 << self.low_bits) - 1
         key_type = np.int32 if self.layout.group_shift <= 31 else np.int64
         for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             if self.order is None:
                 part = self.packed[start:end]
-                keys = part >> self.position_bits
+                keys = part >> self.low_bits
                 keys &= key_mask
-                positions = part & ((1 << self.position_bits) - 1)
+                low = part & low_mask
+                quantity = (
+                    low.astype(self.quantity.dtype) if self.quantity_in_keys else self.quantity[low]
+                )
             else:
                 positions = self.order[start:end]
                 keys = self.packed[positions] & key_mask
-            yield DemandGroup(keys.astype(key_type), quantity[positions])
+                quantity = self.quantity[positions]
+            yield DemandGroup(keys.astype(key_type), quantity)
