@@ -216,10 +216,6 @@ class _DemandFile:
             with stage_clock.stage("validate"):
                 checked = validator.check(block)
             self._add(block, checked)
-            del block, checked
-            # The block's pages go back before the next one is parsed: freed but kept, they
-            # added 20-40 MB to the extract's peak at 10M rows (about a millisecond each).
-            release_free_memory()
         validator.finish()
         if self.undated and self.earliest is None:
             self._refuse_undated(whole_file=True)

@@ -29,7 +29,7 @@ class TextColumn:
     holds their text, shown in rejects and used by text columns. A typed cell and a text cell
     with the same text are two distinct values."""
 
-    codes: np.ndarray  # int32, one per row
+    codes: np.ndarray  # one per row, the narrowest signed type for the values (`encode_text`)
     values: pa.Array  # distinct texts (for a spreadsheet: distinct (type, text) pairs)
     numbers: np.ndarray | None = None  # float64 per distinct value
     dates: np.ndarray | None = None  # datetime64[ns] per distinct value
@@ -111,7 +111,14 @@ def encode_text(column: pa.Array | pa.ChunkedArray) -> TextColumn:
         codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
     else:
         values, codes = encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
-    return TextColumn(codes.astype(np.int32, copy=False), values)
+    return TextColumn(codes.astype(_code_type(len(values)), copy=False), values)
+
+
+def _code_type(distinct: int) -> type:
+    """The narrowest signed type for codes into `distinct` values: a date, location or quantity
+    column of a block has a few hundred at most, so its codes take one byte a row, not four
+    (signed, so a code may still be -1 for missing)."""
+    return np.int8 if distinct <= 2**7 else np.int16 if distinct <= 2**15 else np.int32
 
 
 def blank_values(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
