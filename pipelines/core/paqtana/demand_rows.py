@@ -148,8 +148,9 @@ class SortedRows:
     ) -> None:
         self.layout = layout
         self.low_bits = low_bits
-        # Codes carried in the keys: only their type is kept; otherwise the row's quantities.
-        self.quantity = quantity[:0] if quantity_in_keys else quantity
+        # Codes carried in the keys: only their type is kept (not a view, which would keep the
+        # whole column alive); otherwise the row's quantities.
+        self.quantity = np.empty(0, quantity.dtype) if quantity_in_keys else quantity
         self.quantity_in_keys = quantity_in_keys
         if low_bits:
             keys.sort()
