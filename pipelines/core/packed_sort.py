@@ -46,6 +46,15 @@ def smallest_uint(count: int) -> type:
     return np.uint8 if count <= 2**8 else np.uint16 if count <= 2**16 else np.uint32
 
 
+def smallest_int(count: int) -> type:
+    """The narrowest signed type for the codes 0..count-1 and -1 (missing): dictionary codes of a
+    column with few distinct values take one byte a row, not four."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if count <= np.iinfo(dtype).max + 1:
+            return dtype
+    return np.int64
+
+
 def run_starts(ordered: np.ndarray) -> np.ndarray:
     """Where each run of equal values starts in a sorted array."""
     if len(ordered) == 0:

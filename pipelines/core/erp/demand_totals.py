@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from pipelines.core.free_memory import release_free_memory
 from pipelines.core.ordered_pool import ordered_map
-from pipelines.core.packed_sort import bits_for, run_starts, sorted_with_order
+from pipelines.core.packed_sort import bits_for, run_starts, smallest_int, sorted_with_order
 
 _EPOCH = dt.date(1970, 1, 1)
 _NS_PER_DAY = 86_400 * 10**9
@@ -415,14 +415,7 @@ def _compact(rank_value: np.ndarray, values: pa.Array) -> tuple[np.ndarray, pd.I
     used[rank_value] = True
     remap = np.cumsum(used) - 1
     categories = pd.Index(values.filter(pa.array(used)).to_pandas(), dtype="str")
-    return _narrow(remap[rank_value], len(categories)), categories
-
-
-def _narrow(codes: np.ndarray, categories: int) -> np.ndarray:
-    for dtype in (np.int8, np.int16, np.int32):
-        if categories < np.iinfo(dtype).max:
-            return codes.astype(dtype)
-    return codes
+    return remap[rank_value].astype(smallest_int(len(categories))), categories
 
 
 def empty_demand_frame() -> pd.DataFrame:

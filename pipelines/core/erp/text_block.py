@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.core.erp.contract import FileContract
+from pipelines.core.packed_sort import smallest_int
 from pipelines.core.rejects import empty_rejects
 
 LINE = "_line"  # name of the source-line column carried next to the data columns
@@ -29,7 +30,7 @@ class TextColumn:
     holds their text, shown in rejects and used by text columns. A typed cell and a text cell
     with the same text are two distinct values."""
 
-    codes: np.ndarray  # one per row, the narrowest signed type for the values (`encode_text`)
+    codes: np.ndarray  # one per row, the narrowest signed type (`packed_sort.smallest_int`)
     values: pa.Array  # distinct texts (for a spreadsheet: distinct (type, text) pairs)
     numbers: np.ndarray | None = None  # float64 per distinct value
     dates: np.ndarray | None = None  # datetime64[ns] per distinct value
@@ -111,14 +112,8 @@ def encode_text(column: pa.Array | pa.ChunkedArray) -> TextColumn:
         codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
     else:
         values, codes = encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
-    return TextColumn(codes.astype(_code_type(len(values)), copy=False), values)
-
-
-def _code_type(distinct: int) -> type:
-    """The narrowest signed type for codes into `distinct` values: a date, location or quantity
-    column of a block has a few hundred at most, so its codes take one byte a row, not four
-    (signed, so a code may still be -1 for missing)."""
-    return np.int8 if distinct <= 2**7 else np.int16 if distinct <= 2**15 else np.int32
+    # A block's dates, locations and quantities have a few hundred distinct values at most.
+    return TextColumn(codes.astype(smallest_int(len(values)), copy=False), values)
 
 
 def blank_values(values: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -148,10 +148,9 @@ class SortedRows:
     ) -> None:
         self.layout = layout
         self.low_bits = low_bits
-        # Codes carried in the keys: only their type is kept (not a view, which would keep the
-        # whole column alive); otherwise the row's quantities.
-        self.quantity = np.empty(0, quantity.dtype) if quantity_in_keys else quantity
-        self.quantity_in_keys = quantity_in_keys
+        self.quantity_type = quantity.dtype
+        # Codes carried in the keys are not kept: a reference would keep the whole column alive.
+        self.quantity = None if quantity_in_keys else quantity
         if low_bits:
             keys.sort()
             self.packed, self.order = keys, None
@@ -178,10 +177,10 @@ class SortedRows:
                 f"days ({layout.days}) to be ordered by one 64-bit key"
             )
         count = len(day_offsets)
-        code_bits = max(bits_for(distinct_quantities or 0), 1)
-        in_keys = distinct_quantities is not None and layout.bits + code_bits <= 63
+        quantity_bits = max(bits_for(distinct_quantities or 0), 1)
+        in_keys = distinct_quantities is not None and layout.bits + quantity_bits <= 63
         if in_keys:
-            low_bits = code_bits
+            low_bits = quantity_bits
         else:
             low_bits = bits_for(count) if layout.bits + bits_for(count) <= 63 else 0
         keys = np.empty(count, dtype=np.int64)
@@ -218,9 +217,10 @@ class SortedRows:
                 keys = part >> self.low_bits
                 keys &= key_mask
                 low = part & low_mask
-                quantity = (
-                    low.astype(self.quantity.dtype) if self.quantity_in_keys else self.quantity[low]
-                )
+                if self.quantity is None:  # the codes rode in the keys
+                    quantity = low.astype(self.quantity_type)
+                else:
+                    quantity = self.quantity[low]
             else:
                 positions = self.order[start:end]
                 keys = self.packed[positions] & key_mask
