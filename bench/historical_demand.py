@@ -54,7 +54,7 @@ ORDERS = {
     "item": "sorted by item and location (a history re-exported by item)",
     "random": "random (exports sorted by document number, merged files)",
 }
-STAGES = ("read", "validate", "sum per day", "group", "serialise", "pack")
+STAGES = ("read", "validate", "sum per day", "group", "sort", "serialise", "pack")
 # Targets of the issue, at 10M rows on the 2-core machine, each order on its own.
 TARGET_ROWS = 10_000_000
 MIN_SPEED_VS_POLARS = 1.3
@@ -436,7 +436,7 @@ def print_file(order: str, rows: int, paths: dict[str, dict]) -> None:
     print(
         f"  project stages, s: {shown} (read: waiting for the parser thread; sum per day: "
         f"{stages.get('sum per day, final', 0.0):.2f} of it writing the frame day by day; "
-        f"serialise: two threads)\n  extract {project['extract_seconds']:.2f} s, peak "
+        f"sort, serialise: two threads)\n  extract {project['extract_seconds']:.2f} s, peak "
         f"{project['extract_peak_mb']:.0f} MB; the reader alone {paths['reader']['seconds']:.2f} s"
     )
 

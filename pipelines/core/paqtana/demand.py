@@ -21,10 +21,10 @@ from pipelines.core.paqtana.columns import float_values, lexical_factorize, requ
 from pipelines.core.paqtana.contract import DEFAULT_BODY_CAP_BYTES
 from pipelines.core.paqtana.demand_rows import (
     Days,
-    DemandGroup,
+    GroupRows,
     KeyLayout,
-    SortedRows,
     datetime_values,
+    group_rows,
 )
 from pipelines.core.paqtana.demand_text import (
     ENVELOPE_BYTES,
@@ -116,10 +116,10 @@ class _DemandColumns:
 
 @dataclass
 class _DemandRows:
-    """The sendable demand rows, grouped and sorted once: per group, the rows' keys and
-    quantities; the JSON text of each distinct location, code, workspace, day and quantity."""
+    """The sendable demand rows split into groups of whole series (each sorted when it is
+    built), and the JSON text of each distinct location, code, workspace, day and quantity."""
 
-    groups: deque[DemandGroup]
+    groups: deque[GroupRows]
     text: DemandText
     rejects: pd.DataFrame
 
@@ -131,8 +131,8 @@ class _DemandRows:
         org_workspaces: OrgWorkspaces | None,
         rows_per_build: int,
     ) -> _DemandRows:
-        """Rows that cannot be sent go to `rejects` (first fault wins); the rest are sorted by
-        (group, series, day) with one packed sort and cut into groups. Consumes `columns`."""
+        """Rows that cannot be sent go to `rejects` (first fault wins); the rest are split into
+        groups, each sorted by (series, day) when it is built. Consumes `columns`."""
         collector, locations, codes = columns.collector, columns.locations, columns.codes
         loc_rank, code_rank = columns.loc_rank, columns.code_rank
         days = Days.of(columns.date)
@@ -171,20 +171,20 @@ class _DemandRows:
         )
         del code_texts
         layout = KeyLayout(groups, len(locations), len(codes), days.first, days.count)
-        rows = SortedRows.of(
-            layout,
-            loc_rank,
-            code_rank,
-            days.offsets,
-            code_group,
-            refused,
-            quantity_codes,
-            None if quantity_texts is None else len(quantity_texts),
+        parts = deque(
+            group_rows(
+                layout,
+                loc_rank,
+                code_rank,
+                days.offsets,
+                code_group,
+                refused,
+                quantity_codes,
+                None if quantity_texts is None else len(quantity_texts),
+            )
         )
         del loc_rank, code_rank, days, refused, quantity_codes
         columns.loc_rank = columns.code_rank = None
-        parts = deque(rows.groups())
-        del rows
         release_free_memory()  # the frame's and the sort's pages, before the bodies grow
         first_day, last_day = layout.first_day, layout.first_day + layout.days - 1
         calendar = np.arange(first_day, last_day + 1, dtype=np.int64).view("datetime64[D]")
@@ -226,13 +226,16 @@ class _DemandRows:
                 chunks = packer.finish()
         return DemandChunks(chunks, self.rejects, cap_bytes, series, values, split_series)
 
-    def _objects(self, group: DemandGroup, room: int) -> DemandObjects | None:
-        """The JSON objects of one group's rows, or None when it has no row."""
+    def _objects(self, group: GroupRows, room: int) -> DemandObjects | None:
+        """The JSON objects of one group's rows, or None when it has no row: the group is
+        sorted here, on the pool's thread, so two groups sort at a time beside the packing."""
+        with stage_clock.stage("sort"):
+            rows = group.sorted()
         with stage_clock.stage("serialise"):
-            return demand_objects(group, self.text, room)
+            return demand_objects(rows, self.text, room)
 
 
-def _drain(groups: deque[DemandGroup]) -> Iterator[DemandGroup]:
+def _drain(groups: deque[GroupRows]) -> Iterator[GroupRows]:
     """The groups, each removed from `groups` as it is handed out (so it is freed once built)."""
     while groups:
         yield groups.popleft()

@@ -1,6 +1,6 @@
-"""Demand rows in the order the bodies need them: each row's date as a day offset, and one
-integer sort key per row (group, location, code, day) so one `np.sort` orders them all, then cut
-into groups of whole series (see `demand.py` for what the groups are)."""
+"""Demand rows in the order the bodies need them: each row's date as a day offset, the rows split
+into groups of whole series (see `demand.py` for what the groups are), and one integer sort key
+per row (location, code, day) so one `np.sort` per group orders it."""
 
 from __future__ import annotations
 
@@ -101,9 +101,9 @@ def _slices(count: int) -> Iterator[slice]:
 
 @dataclass(frozen=True)
 class KeyLayout:
-    """A row's sort key: (group, location rank, code rank, day offset) packed into one int64,
-    most significant first, so one integer sort orders rows by group, then series, then day.
-    Refused rows get group `groups`, after every real group."""
+    """A row's sort key within its group: (location rank, code rank, day offset) packed into one
+    int64, most significant first, so one integer sort orders a group's rows by series, then
+    day."""
 
     groups: int
     locations: int
@@ -124,105 +124,120 @@ class KeyLayout:
         return bits_for(self.locations)
 
     @property
-    def group_shift(self) -> int:
+    def bits(self) -> int:
         return self.location_bits + self.code_bits + self.day_bits
 
-    @property
-    def bits(self) -> int:
-        return bits_for(self.groups + 1) + self.group_shift
+
+@dataclass
+class GroupRows:
+    """One group's rows, not yet in order: each row's key with, in its `low_bits`, the row's
+    quantity code (`quantity` None) or its position in `quantity`; with no low bits, the
+    group's own quantities (`quantity`, one per key). `sorted` orders them on the thread that
+    builds the group, so the groups' sorts run two at a time beside the serialising."""
+
+    packed: np.ndarray
+    low_bits: int
+    quantity: np.ndarray | None
+    quantity_type: np.dtype
+    key_type: type
+
+    def sorted(self) -> DemandGroup:
+        """The group's keys (series << day bits | day) in order, each with its quantity."""
+        if not self.low_bits:
+            order = np.argsort(self.packed, kind="stable")
+            assert self.quantity is not None
+            return DemandGroup(self.packed[order].astype(self.key_type), self.quantity[order])
+        packed = self.packed
+        packed.sort()
+        keys = (packed >> self.low_bits).astype(self.key_type)
+        low = packed & ((1 << self.low_bits) - 1)
+        if self.quantity is None:  # the codes rode in the keys
+            return DemandGroup(keys, low.astype(self.quantity_type))
+        return DemandGroup(keys, self.quantity[low])
 
 
-class SortedRows:
-    """The rows' keys in order (see `KeyLayout`), each with its quantity: one np.sort of the keys
-    with, in their low bits, the row's quantity code when the quantities are encoded (the sort
-    then carries them: nothing is gathered after it), else the row's position (a stable argsort
-    of 10M keys takes about ten times as long); a stable argsort when neither fits in 63 bits."""
+def group_rows(
+    layout: KeyLayout,
+    loc_rank: np.ndarray,
+    code_rank: np.ndarray,
+    day_offsets: np.ndarray,
+    code_group: np.ndarray,
+    refused: np.ndarray | None,
+    quantity: np.ndarray,
+    distinct_quantities: int | None,
+) -> list[GroupRows]:
+    """The sendable rows split into their groups, in frame order within each (refused rows left
+    out). `code_group`: per code rank, its group (an extra last slot for rank -1); `quantity`:
+    per row, a code into `distinct_quantities` values, or (None) the value itself.
 
-    def __init__(
-        self,
-        layout: KeyLayout,
-        keys: np.ndarray,
-        low_bits: int,
-        quantity: np.ndarray,
-        quantity_in_keys: bool,
-    ) -> None:
-        self.layout = layout
-        self.low_bits = low_bits
-        self.quantity_type = quantity.dtype
-        # Codes carried in the keys are not kept: a reference would keep the whole column alive.
-        self.quantity = None if quantity_in_keys else quantity
-        if low_bits:
-            keys.sort()
-            self.packed, self.order = keys, None
-        else:
-            self.order = np.argsort(keys, kind="stable")
-            self.packed = keys
-
-    @classmethod
-    def of(
-        cls,
-        layout: KeyLayout,
-        loc_rank: np.ndarray,
-        code_rank: np.ndarray,
-        day_offsets: np.ndarray,
-        code_group: np.ndarray,
-        refused: np.ndarray | None,
-        quantity: np.ndarray,
-        distinct_quantities: int | None,
-    ) -> SortedRows:
-        """`quantity`: per row, a code into `distinct_quantities` values, or (None) the value."""
-        if layout.bits > 63:
-            raise ValueError(
-                f"demand has too many locations ({layout.locations}), codes ({layout.codes}) or "
-                f"days ({layout.days}) to be ordered by one 64-bit key"
-            )
-        count = len(day_offsets)
-        quantity_bits = max(bits_for(distinct_quantities or 0), 1)
-        in_keys = distinct_quantities is not None and layout.bits + quantity_bits <= 63
-        if in_keys:
-            low_bits = quantity_bits
-        else:
-            low_bits = bits_for(count) if layout.bits + bits_for(count) <= 63 else 0
-        keys = np.empty(count, dtype=np.int64)
-        for rows in _slices(count):  # a slice at a time: no full-length temporaries
-            key = keys[rows]
-            np.take(code_group, code_rank[rows], out=key)  # rank -1 takes the last slot
-            key <<= layout.location_bits
-            key |= loc_rank[rows]
-            key <<= layout.code_bits
-            key |= code_rank[rows]
-            key <<= layout.day_bits
-            key |= day_offsets[rows]
-            if refused is not None:
-                key[refused[rows]] = layout.groups << layout.group_shift
-            if low_bits:
-                key <<= low_bits
-                key |= quantity[rows] if in_keys else np.arange(rows.start, rows.stop)
-        return cls(layout, keys, low_bits, quantity, in_keys)
-
-    def groups(self) -> Iterator[DemandGroup]:
-        """Each group's keys (group bits cleared) and quantities, in order, refused rows left
-        out."""
-        shift = self.layout.group_shift + self.low_bits
-        bounds = np.searchsorted(
-            self.packed if self.order is None else self.packed[self.order],
-            np.arange(self.layout.groups + 1, dtype=np.int64) << shift,
+    Each row's key carries its quantity code in its low bits when the quantities are encoded
+    (the sort then carries them: nothing is gathered after it), else the row's position (a
+    stable argsort of a group's keys takes about ten times as long as `np.sort`); with neither
+    room in 63 bits, each group keeps its own quantities and is ordered by a stable argsort.
+    Rows are split a slice at a time by a counting sort on their group (numpy radix-sorts 8
+    and 16 bit integers), with no full-length temporary."""
+    if layout.bits > 63:
+        raise ValueError(
+            f"demand has too many locations ({layout.locations}), codes ({layout.codes}) or "
+            f"days ({layout.days}) to be ordered by one 64-bit key"
         )
-        key_mask = (1 << self.layout.group_shift) - 1
-        low_mask = (1 << self.low_bits) - 1
-        key_type = np.int32 if self.layout.group_shift <= 31 else np.int64
-        for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            if self.order is None:
-                part = self.packed[start:end]
-                keys = part >> self.low_bits
-                keys &= key_mask
-                low = part & low_mask
-                if self.quantity is None:  # the codes rode in the keys
-                    quantity = low.astype(self.quantity_type)
-                else:
-                    quantity = self.quantity[low]
-            else:
-                positions = self.order[start:end]
-                keys = self.packed[positions] & key_mask
-                quantity = self.quantity[positions]
-            yield DemandGroup(keys.astype(key_type), quantity)
+    count = len(day_offsets)
+    quantity_bits = max(bits_for(distinct_quantities or 0), 1)
+    in_keys = distinct_quantities is not None and layout.bits + quantity_bits <= 63
+    if in_keys:
+        low_bits = quantity_bits
+    else:
+        low_bits = bits_for(count) if layout.bits + bits_for(count) <= 63 else 0
+    own_quantity = low_bits == 0
+    # Per row, its group; refused rows go to an extra last group that is not kept.
+    group_type = smallest_uint(layout.groups + 1)
+    group_of_code = code_group.astype(group_type)
+    row_group = np.empty(count, dtype=group_type)
+    for rows in _slices(count):
+        part = row_group[rows]
+        np.take(group_of_code, code_rank[rows], out=part)  # rank -1 takes the last slot
+        if refused is not None:
+            part[refused[rows]] = layout.groups
+    sizes = np.bincount(row_group, minlength=layout.groups + 1)[: layout.groups]
+    keys = [np.empty(size, dtype=np.int64) for size in sizes.tolist()]
+    quantities = [np.empty(size, dtype=quantity.dtype) for size in sizes.tolist()]
+    filled = [0] * layout.groups
+    for rows in _slices(count):
+        key = loc_rank[rows].astype(np.int64)
+        key <<= layout.code_bits
+        key |= code_rank[rows]
+        key <<= layout.day_bits
+        key |= day_offsets[rows]
+        if low_bits:
+            key <<= low_bits
+            key |= quantity[rows] if in_keys else np.arange(rows.start, rows.stop)
+        part_quantity = quantity[rows] if own_quantity else None
+        groups = row_group[rows]
+        if layout.groups > 1 or refused is not None:
+            by_group = np.argsort(groups, kind="stable")
+            key = key[by_group]
+            if part_quantity is not None:
+                part_quantity = part_quantity[by_group]
+            per_group = np.bincount(groups, minlength=layout.groups + 1).tolist()
+        else:
+            per_group = [len(key), 0]
+        start = 0
+        for group, size in enumerate(per_group[: layout.groups]):
+            if size:
+                at = slice(filled[group], filled[group] + size)
+                keys[group][at] = key[start : start + size]
+                if part_quantity is not None:
+                    quantities[group][at] = part_quantity[start : start + size]
+                filled[group] += size
+                start += size
+    key_type = np.int32 if layout.bits <= 31 else np.int64
+    return [
+        GroupRows(
+            packed,
+            low_bits,
+            group_quantity if own_quantity else (None if in_keys else quantity),
+            quantity.dtype,
+            key_type,
+        )
+        for packed, group_quantity in zip(keys, quantities, strict=True)
+    ]
