@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipelines.core.ordered_pool import ordered_map
 from pipelines.core.packed_sort import bits_for, run_starts, smallest_uint
 
 # Rows converted per pass where a whole-column temporary would cost too much memory.
@@ -94,9 +95,9 @@ def _refuse_times_of_day(rows: int) -> None:
         raise ValueError(f"{rows} demand dates are not at midnight")
 
 
-def _slices(count: int) -> Iterator[slice]:
-    for start in range(0, count, _ROWS_PER_PASS):
-        yield slice(start, min(start + _ROWS_PER_PASS, count))
+def _slices(count: int, rows: int = _ROWS_PER_PASS) -> Iterator[slice]:
+    for start in range(0, count, rows):
+        yield slice(start, min(start + rows, count))
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def group_rows(
     sorted keys then name the rows to gather, with no argsort); with neither room in 63 bits,
     each group keeps its own quantities and is ordered by a stable argsort.
     Rows are split a slice at a time by a counting sort on their group (numpy radix-sorts 8
-    and 16 bit integers), with no full-length temporary."""
+    and 16 bit integers), with no full-length temporary, two slices at a time."""
     if layout.bits > 63:
         raise ValueError(
             f"demand has too many locations ({layout.locations}), codes ({layout.codes}) or "
@@ -196,16 +197,28 @@ def group_rows(
     group_type = smallest_uint(layout.groups + 1)
     group_of_code = code_group.astype(group_type)
     row_group = np.empty(count, dtype=group_type)
-    for rows in _slices(count):
+    # Slices of 256k rows: two at a time hold less than one of 1M, and are faster (in cache).
+    slices = list(_slices(count, _ROWS_PER_PASS // 4))
+
+    def assign(rows: slice) -> list[int]:
         part = row_group[rows]
         np.take(group_of_code, code_rank[rows], out=part)  # rank -1 takes the last slot
         if refused is not None:
             part[refused[rows]] = layout.groups
-    sizes = np.bincount(row_group, minlength=layout.groups + 1)[: layout.groups]
-    keys = [np.empty(size, dtype=np.int64) for size in sizes.tolist()]
-    quantities = [np.empty(size if own_quantity else 0, quantity.dtype) for size in sizes.tolist()]
-    filled = [0] * layout.groups
-    for rows in _slices(count):
+        return np.bincount(part, minlength=layout.groups + 1).tolist()[: layout.groups]
+
+    # Rows per slice and group: where each slice's rows go in each group's arrays, so the
+    # slices can be written on two threads at once.
+    per_slice = np.array(list(ordered_map(assign, slices)), dtype=np.int64).reshape(
+        len(slices), layout.groups
+    )
+    at = np.cumsum(per_slice, axis=0) - per_slice
+    sizes = per_slice.sum(axis=0).tolist()
+    keys = [np.empty(size, dtype=np.int64) for size in sizes]
+    quantities = [np.empty(size if own_quantity else 0, quantity.dtype) for size in sizes]
+
+    def fill(index: int) -> None:
+        rows = slices[index]
         key = loc_rank[rows].astype(np.int64)
         key <<= layout.code_bits
         key |= code_rank[rows]
@@ -215,24 +228,22 @@ def group_rows(
             key <<= low_bits
             key |= quantity[rows] if in_keys else np.arange(rows.start, rows.stop)
         part_quantity = quantity[rows] if own_quantity else None
-        groups = row_group[rows]
         if layout.groups > 1 or refused is not None:
-            by_group = np.argsort(groups, kind="stable")
+            by_group = np.argsort(row_group[rows], kind="stable")
             key = key[by_group]
             if part_quantity is not None:
                 part_quantity = part_quantity[by_group]
-            per_group = np.bincount(groups, minlength=layout.groups + 1).tolist()
-        else:
-            per_group = [len(key), 0]
         start = 0
-        for group, size in enumerate(per_group[: layout.groups]):
+        for group, size in enumerate(per_slice[index].tolist()):
             if size:
-                at = slice(filled[group], filled[group] + size)
-                keys[group][at] = key[start : start + size]
+                to = slice(int(at[index, group]), int(at[index, group]) + size)
+                keys[group][to] = key[start : start + size]
                 if part_quantity is not None:
-                    quantities[group][at] = part_quantity[start : start + size]
-                filled[group] += size
+                    quantities[group][to] = part_quantity[start : start + size]
                 start += size
+
+    for _ in ordered_map(fill, range(len(slices))):
+        pass
     key_type = np.int32 if layout.bits <= 31 else np.int64
     return [
         GroupRows(
