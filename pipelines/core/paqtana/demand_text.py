@@ -24,6 +24,8 @@ _ENVELOPE_TAIL = b"]}"
 ENVELOPE_BYTES = len(_ENVELOPE_HEAD) + len(_ENVELOPE_TAIL)
 # Arrow's type for the JSON texts: 32-bit offsets, so one group's text is under 2 GiB.
 _TEXT = pa.string()
+# The characters JSON (and orjson) write escaped in a string.
+_JSON_ESCAPED = r'[\x00-\x1f"\\]'
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,17 @@ class JsonTexts:
 
     @classmethod
     def of(cls, values: Iterable[object]) -> JsonTexts:
-        # Decoded at once: orjson's bytes carry kilobytes of spare capacity each.
-        texts = pa.array([orjson.dumps(v).decode() for v in values], type=_TEXT)
+        """Each value's text (`str`) as a JSON string, as orjson writes it. A text with no
+        quote, backslash or control character (nearly every code) is only put in quotes, by
+        one Arrow kernel for all of them: 100k codes in 10 ms, not 80 ms one by one."""
+        raw = pa.array([str(v) for v in values], type=_TEXT)
+        quote = pa.scalar('"', _TEXT)
+        texts = pc.binary_join_element_wise(quote, raw, quote, pa.scalar("", _TEXT))
+        escape = pc.match_substring_regex(raw, _JSON_ESCAPED)
+        if pc.any(escape).as_py():
+            # Decoded at once: orjson's bytes carry kilobytes of spare capacity each.
+            escaped = [orjson.dumps(v).decode() for v in raw.filter(escape).to_pylist()]
+            texts = pc.replace_with_mask(texts, escape, pa.array(escaped, type=_TEXT))
         return cls(texts, pc.binary_length(texts).to_numpy().astype(np.int64))
 
 
