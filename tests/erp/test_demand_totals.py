@@ -110,12 +110,19 @@ def test_a_day_with_more_totals_than_series_is_merged_while_blocks_come(monkeypa
     check(totals, [history, drop])
 
 
-def test_every_series_on_every_day_is_placed_without_duplicates():
-    """The dense case of a full daily history (each day holds every series once)."""
+@pytest.mark.parametrize(
+    "in_order", [False, True], ids=["rows in no order", "rows by day and series: nothing to sum"]
+)
+def test_every_series_on_every_day_is_placed_without_duplicates(in_order):
+    """The dense case of a full daily history (each day holds every series once), its rows in
+    no order, or by day with the series in the same order every day (as an export sorted by
+    date and item: a block's rows are then taken as its totals)."""
     grid = pd.MultiIndex.from_product(
         [range(30), LOCATIONS, CODES], names=["day", "location", "code"]
     )
-    history = grid.to_frame(index=False).sample(frac=1, random_state=3)
+    history = grid.to_frame(index=False)
+    if not in_order:
+        history = history.sample(frac=1, random_state=3)
     history["priority"] = 0
     history["quantity"] = np.arange(len(history)) % 11 / 2
 

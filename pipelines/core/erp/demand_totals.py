@@ -112,16 +112,23 @@ def _block_pieces(
         cell -= first
         cell <<= bits
         cell |= ids
-        counts = np.bincount(cell, minlength=span << bits)
-        kept = np.flatnonzero(counts)
-        if len(kept) == len(day):
-            by_cell = np.empty(span << bits, dtype=np.float64)
-            by_cell[cell] = quantity  # keeps each value exactly as read (-0.0 too)
-            sums, rows = by_cell[kept], None
+        if bool((cell[1:] > cell[:-1]).all()):
+            # Already one row per (day, series), in that order (an export sorted by date and
+            # item, its series first seen in that order): nothing to sum or place, 3 ms
+            # instead of 15 for a block of 650k rows.
+            kept, sums, rows = cell, quantity, None
+            kept_ids = ids.astype(np.int32, copy=False)
         else:
-            sums = np.bincount(cell, weights=quantity, minlength=span << bits)[kept]
-            rows = counts[kept].astype(np.int32)
-        kept_ids = (kept & ((1 << bits) - 1)).astype(np.int32)
+            counts = np.bincount(cell, minlength=span << bits)
+            kept = np.flatnonzero(counts)
+            if len(kept) == len(day):
+                by_cell = np.empty(span << bits, dtype=np.float64)
+                by_cell[cell] = quantity  # keeps each value exactly as read (-0.0 too)
+                sums, rows = by_cell[kept], None
+            else:
+                sums = np.bincount(cell, weights=quantity, minlength=span << bits)[kept]
+                rows = counts[kept].astype(np.int32)
+            kept_ids = (kept & ((1 << bits) - 1)).astype(np.int32)
         # Views: such a block's days are consecutive, so `frame`, writing days in order, still
         # frees the block as soon as its last day is written.
         for offset, part in _day_runs(np.bincount(kept >> bits, minlength=span), first):
