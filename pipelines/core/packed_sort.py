@@ -11,9 +11,11 @@ import numpy as np
 _POSITIONS_PER_PASS = 1 << 20
 
 
-def sorted_with_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sorted_with_order(keys: np.ndarray, in_runs: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(keys sorted, the stable permutation that sorts them), for keys >= 0. Falls back to a
-    stable argsort when a key and its position need more than 63 bits together."""
+    stable argsort when a key and its position need more than 63 bits together. `in_runs`: the
+    keys come as a few long sorted runs, which numpy's stable sort (a timsort) merges, 500k keys
+    in 2 ms where the default sort takes 27 (on keys in no order it is about 20% slower)."""
     count = len(keys)
     if count == 0:
         return keys.astype(np.int64), np.zeros(0, dtype=np.int64)
@@ -29,7 +31,7 @@ def sorted_with_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for start in range(0, count, _POSITIONS_PER_PASS):
         stop = min(start + _POSITIONS_PER_PASS, count)
         packed[start:stop] |= np.arange(start, stop, dtype=np.int64)
-    packed.sort()
+    packed.sort(kind="stable" if in_runs else None)
     ordered_keys = packed >> position_bits
     packed &= (1 << position_bits) - 1
     return ordered_keys, packed

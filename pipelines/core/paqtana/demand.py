@@ -186,14 +186,14 @@ class _DemandRows:
         )
         del loc_rank, code_rank, days, refused, quantity_codes
         columns.loc_rank = columns.code_rank = None
-        release_free_memory()  # the frame's and the sort's pages, before the bodies grow
+        release_free_memory()  # the frame's pages and the split's, before the bodies grow
         first_day, last_day = layout.first_day, layout.first_day + layout.days - 1
         calendar = np.arange(first_day, last_day + 1, dtype=np.int64).view("datetime64[D]")
         text = DemandText(
             code_bits=layout.code_bits,
             day_bits=layout.day_bits,
-            loc_json=JsonTexts.of(str(v) for v in locations),
-            code_json=JsonTexts.of(str(v) for v in codes),
+            loc_json=JsonTexts.of(locations),
+            code_json=JsonTexts.of(codes),
             ws_json=JsonTexts.of(ws_codes),
             days=Tokens.of(pa.array(calendar).cast(pa.string()), '","'),
             quantities=None if quantity_texts is None else Tokens.of(quantity_texts, ","),
