@@ -176,7 +176,7 @@ def _control_reasons(trimmed: pa.Array, is_key: bool) -> np.ndarray | None:
     """Per distinct value, why a control character refuses it (NUL in any field, any control
     character in a key field), or None when no value has one (the usual case)."""
     if pc.all(pc.or_(pc.ascii_is_printable(trimmed), pc.equal(trimmed, ""))).as_py() is not False:
-        return None  # printable ASCII only (the usual case): 20 times cheaper than the regex
+        return None  # printable ASCII only (the usual case): about 15 times cheaper than the regex
     has = _bools(pc.match_substring_regex(trimmed, _CONTROL if is_key else "\\x00"))
     if not has.any():
         return None
