@@ -22,7 +22,8 @@ CODES = np.array([f"SKU-{i:03d}" for i in range(40)])[::-1]  # first seen is not
 def rows(
     rng: np.random.Generator, count: int, days: int, priority: int, unit: float = 0.25
 ) -> pd.DataFrame:
-    """Quantities in steps of `unit`: 0.25 is exact in float32 (kept so), 0.1 is not."""
+    """Quantities in steps of `unit`: sums of 0.25 are exact in float16 (kept so), of 1000.5
+    in float32 only, of 0.1 in neither."""
     return pd.DataFrame(
         {
             "priority": priority,
@@ -76,7 +77,7 @@ def check(totals: DemandTotals, sources: list[pd.DataFrame]) -> None:
     assert list(frame["location"].cat.categories) == sorted(set(expected["location"]))
 
 
-@pytest.mark.parametrize("unit", [0.25, 0.1])
+@pytest.mark.parametrize("unit", [0.25, 1000.5, 0.1], ids=["float16", "float32", "float64"])
 @pytest.mark.parametrize("drops", [0, 2])
 @pytest.mark.parametrize("history_rows", [6000, 900], ids=["dense days", "sparse days"])
 @pytest.mark.parametrize("days", [3, 60])
@@ -127,3 +128,29 @@ def test_every_series_on_every_day_is_placed_without_duplicates(in_order):
     history["quantity"] = np.arange(len(history)) % 11 / 2
 
     check(fed([history], block_rows=1000), [history])
+
+
+@pytest.mark.parametrize("dense_pairs", [demand_totals._DENSE_PAIRS, 0], ids=["table", "hash"])
+@pytest.mark.parametrize("order", ["date", "item"])
+def test_an_export_sorted_by_date_or_item_keeps_day_totals_as_id_runs(
+    monkeypatch, order, dense_pairs
+):
+    """Series are numbered in the order rows first show them, so in an export sorted by date,
+    or by item and location, each day of a block is a run of consecutive series ids: held as a
+    range, its sums in 2 bytes each when they are exact in float16. Neither the locations nor
+    the codes come in text order, so the numbering is not the codes' order."""
+    monkeypatch.setattr(demand_totals, "_DENSE_PAIRS", dense_pairs)
+    grid = pd.MultiIndex.from_product(
+        [range(30), LOCATIONS, CODES], names=["day", "location", "code"]
+    ).to_frame(index=False)
+    by = ["day", "code", "location"] if order == "date" else ["code", "location", "day"]
+    grid = grid.sort_values(by, kind="stable")  # within a day, not in (location, code) order
+    grid["priority"] = 0
+    grid["quantity"] = np.arange(len(grid)) % 11 / 2
+
+    totals = fed([grid], block_rows=1000)
+
+    pieces = [p for day in totals._days.values() for p in day]
+    assert all(isinstance(p.series, range) for p in pieces)
+    assert all(p.sums.dtype == np.float16 for p in pieces)
+    check(totals, [grid])
