@@ -88,8 +88,22 @@ class RejectCollector:
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.source = frame
-        self.remaining = np.ones(len(frame), dtype=bool)
+        # Made at the first reject: nothing refused (the usual build) needs no per-row mask
+        # (10 MB at 10M rows, allocated where a demand build peaks).
+        self._remaining: np.ndarray | None = None
         self.parts: list[pd.DataFrame] = []
+
+    @property
+    def remaining(self) -> np.ndarray:
+        """Per row: not rejected."""
+        if self._remaining is None:
+            return np.ones(len(self.source), dtype=bool)
+        return self._remaining
+
+    @property
+    def refused(self) -> np.ndarray | None:
+        """Per row: rejected; None when no row is."""
+        return None if self._remaining is None else ~self._remaining
 
     def reject_missing(self, mask: np.ndarray, column: str) -> None:
         self.reject(
@@ -104,10 +118,12 @@ class RejectCollector:
         reasons: str | Callable[[np.ndarray], np.ndarray],
     ) -> None:
         """`values` / `reasons`: of the rejected row positions (or one reason for all)."""
-        rows = np.flatnonzero(mask & self.remaining)
+        rows = np.flatnonzero(mask if self._remaining is None else mask & self._remaining)
         if len(rows) == 0:
             return
-        self.remaining[rows] = False
+        if self._remaining is None:
+            self._remaining = np.ones(len(self.source), dtype=bool)
+        self._remaining[rows] = False
         self.parts.append(
             pd.DataFrame(
                 {
