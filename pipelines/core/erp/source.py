@@ -23,9 +23,12 @@ import zlib
 from enum import StrEnum
 from typing import BinaryIO, Protocol
 
+import numpy as np
+
 from pipelines.core.erp.errors import ExportFileError
 
 CHUNK_BYTES = 1 << 20
+_LF, _CR = ord("\n"), ord("\r")
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _GZIP_ERRORS = (OSError, EOFError, zlib.error)
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -117,10 +120,14 @@ def _utf16_without_bom(head: bytes) -> str | None:
 
 def count_line_breaks(data: bytes, after_cr: bool = False) -> int:
     """Line breaks as Arrow and universal newlines see them: \\n, \\r\\n and a lone \\r.
-    `after_cr`: the data before this ended with \\r (so a leading \\n completes that break)."""
-    breaks = data.count(b"\n")
+    `after_cr`: the data before this ended with \\r (so a leading \\n completes that break).
+    Counted by numpy, which lets the GIL go: `bytes.count` holds it, 0.1 s per 300 MB (and as
+    much again per count of a CRLF file) taken from the threads that validate and sum."""
+    codes = np.frombuffer(data, dtype=np.uint8)
+    breaks = int(np.count_nonzero(codes == _LF))
     if b"\r" in data:
-        breaks += data.count(b"\r") - data.count(b"\r\n")
+        cr = codes == _CR
+        breaks += int(np.count_nonzero(cr)) - int(np.count_nonzero(cr[:-1] & (codes[1:] == _LF)))
     if after_cr and data.startswith(b"\n"):
         breaks -= 1
     return breaks
