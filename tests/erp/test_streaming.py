@@ -216,3 +216,18 @@ def test_one_day_of_a_long_history_keeps_only_that_day(tmp_path, canonical):
     assert result.clean.date.dt.date.unique().tolist() == [dt.date(2025, 6, 1)]
     assert result.clean.code.tolist() == ["A", "B", "C"]
     assert result.rows_read == 3
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 20])
+def test_line_breaks_are_counted_as_universal_newlines_across_chunks(chunk):
+    """\\n, \\r\\n and a lone \\r each count once, also when a chunk ends between \\r and \\n."""
+    rng = random.Random(chunk)
+    data = "".join(rng.choice(["a", ",", "\n", "\r", "\r\n", '"']) for _ in range(2_000)).encode()
+    counted, last = 0, b""
+    for start in range(0, len(data), chunk):
+        part = data[start : start + chunk]
+        counted += source.count_line_breaks(part, after_cr=last == b"\r")
+        last = part[-1:]
+    assert counted == len(io.StringIO(data.decode(), newline=None).readlines()) - (
+        0 if data.endswith((b"\n", b"\r")) else 1
+    )
