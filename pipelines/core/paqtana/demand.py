@@ -97,7 +97,7 @@ def build_historical_demand_chunks(
         columns = _DemandColumns(demand)
         del demand  # from here on only `columns` holds the frame's arrays, and lets them go
         rows = _DemandRows.prepare(columns, workspaces, org_workspaces, rows_per_build)
-        del columns  # the reject collector's per-row masks (14 MB at 10M rows) go too
+        del columns  # the reject collector's per-row masks go too (14 MB at 10M rows, if any)
     return rows.build(cap_bytes)
 
 
