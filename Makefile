@@ -19,6 +19,7 @@ demo: install $(DAGSTER_HOME)/dagster.yaml  ## daily_sync of the latest sample d
 
 test: install  ## the whole test suite (what CI runs)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 ui: install $(DAGSTER_HOME)/dagster.yaml  ## the Dagster UI with the sandbox running, schedules and sensors on

@@ -55,8 +55,15 @@ def history_file() -> Path:
     units = rng.integers(0, 50, rows)
     half = rng.random(rows) < 0.1
     return write_history_csv(
-        path, day, pair, units, half,
-        first_day=FIRST_DAY, days=DAYS, locations=LOCATIONS, products=PRODUCTS,
+        path,
+        day,
+        pair,
+        units,
+        half,
+        first_day=FIRST_DAY,
+        days=DAYS,
+        locations=LOCATIONS,
+        products=PRODUCTS,
     )
 
 

@@ -123,8 +123,15 @@ def generate_demand_file(rows: int, order: str) -> Path:
         lines = np.arange(len(day))
     day, pair, units, half = day[lines], pair[lines], units[lines], half[lines]
     return write_history_csv(
-        path, day, pair, units, half,
-        first_day=FIRST_DAY, days=DAYS, locations=LOCATIONS, products=PRODUCTS,
+        path,
+        day,
+        pair,
+        units,
+        half,
+        first_day=FIRST_DAY,
+        days=DAYS,
+        locations=LOCATIONS,
+        products=PRODUCTS,
     )
 
 

@@ -38,7 +38,11 @@ LEASE_SECONDS = 4
 
 
 def kill_then_rerun_at_once(
-    root: Path, sandbox, path: str, arm, lease_s: int = LEASE_SECONDS  # noqa: ANN001
+    root: Path,
+    sandbox,
+    path: str,
+    arm,
+    lease_s: int = LEASE_SECONDS,  # noqa: ANN001
 ) -> tuple:
     """Run daily_sync as a process, SIGKILL it while a request to `path` hangs (`arm` sets up
     the hang), and start the same command at once; return (killed, rerun) processes."""

@@ -214,9 +214,7 @@ class _DemandRows:
         room = cap_bytes - ENVELOPE_BYTES + 1
         series = values = split_series = 0
         with BodyPacker(room) as packer:
-            for built in ordered_map(
-                lambda group: self._objects(group, room), _drain(self.groups)
-            ):
+            for built in ordered_map(lambda group: self._objects(group, room), _drain(self.groups)):
                 if built is None:
                     continue
                 series += built.series
