@@ -337,10 +337,7 @@ def _day_totals(
     """One day's pieces as (series ranks in text order, totals, source rows kept, source rows
     superseded): where a series has several totals, only those of its highest priority count,
     summed (in the order the blocks came)."""
-    if len(pieces) == 1 and isinstance(pieces[0].series, range):
-        ranks = rank_of_series[pieces[0].series.start : pieces[0].series.stop]  # a view
-    else:
-        ranks = rank_of_series[_joined_series(pieces)]
+    ranks = _of_series(rank_of_series, pieces)
     sums = _sums(pieces)
     kept = sum(p.source_rows for p in pieces)
     one_priority = len({p.priority for p in pieces}) == 1
@@ -410,6 +407,16 @@ def _narrow_sums(sums: np.ndarray) -> np.ndarray:
 def _sums(pieces: list[_Piece]) -> np.ndarray:
     """The pieces' sums end to end, as float64 (summed at full precision)."""
     return _joined(pieces, "sums").astype(np.float64, copy=False)
+
+
+def _of_series(table: np.ndarray, pieces: list[_Piece]) -> np.ndarray:
+    """`table[id]` for each of the pieces' series ids, end to end: a range's ids are a slice of
+    the table (a view when it is the only piece), other ids a gather."""
+    parts = [
+        table[p.series.start : p.series.stop] if isinstance(p.series, range) else table[p.series]
+        for p in pieces
+    ]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _joined_series(pieces: list[_Piece]) -> np.ndarray:
