@@ -40,11 +40,12 @@ def test_texts_that_need_no_escape_are_only_quoted() -> None:
 
 
 def test_quantities_are_coded_a_slice_at_a_time_as_one_dictionary_encode_would() -> None:
-    """Codes into the distinct quantities in first-seen order (-0.0 apart from 0.0), the same
-    whichever slice a value first shows up in."""
+    """Codes into the distinct quantities in first-seen order (-0.0 apart from 0.0, NaN one
+    value), the same whichever slice a value first shows up in."""
     rng = np.random.default_rng(3)
     quantity = rng.integers(0, 40, 10_000) / 2
     quantity[[7, 4_000]] = [-0.0, 1e9]  # a value first seen in a later slice
+    quantity[[9, 5_555]] = [np.nan, np.inf]  # refused later, but coded all the same
 
     codes, texts = encode_quantities(quantity, rows_per_slice=1_000)
 
