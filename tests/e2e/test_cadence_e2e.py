@@ -139,7 +139,8 @@ def test_two_runs_of_the_same_day_at_once_exactly_one_sends(tmp_path, sandbox):
     ]
     outputs = [r.communicate(timeout=280)[0] for r in runs]
     failures = [o for r, o in zip(runs, outputs, strict=True) if r.returncode != 0]
-    assert not failures, failures
+    # the whole output as text: a list would be shown cut to a line, the cause left out
+    assert not failures, "\n\n--- the other run ---\n\n".join(failures)
     writes = [
         (r["method"], r["path"]) for r in sandbox.requests() if r["method"] in ("PUT", "POST")
     ]

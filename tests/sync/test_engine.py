@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pipelines.core.cadence.ledger import SyncKind
+from pipelines.core.cadence.ledger import CadenceLedger, Outcome, SyncKind, SyncRequest
 from pipelines.core.http import AnswerClass, VendorError, classify_status
 from pipelines.core.sync.dry_run import DryRunLedger
 from pipelines.core.sync.engine import SendBlockedError, SendOutcome, WaitPolicy, run_send
@@ -190,6 +190,44 @@ def test_a_send_blocked_by_a_live_attempt_waits_then_fails_saying_when_to_retry(
     message = str(raised.value)
     assert "another attempt is in progress: run run-live since 2026-11-23 05:00:00 UTC" in message
     assert "Waited 30s; re-run after that run ends" in message
+
+
+class ClaimedBetweenLookAndClaim:
+    """The real ledger, where another run claims the endpoint right after our first look: two
+    runs of one day started at once, both looking before either claims."""
+
+    def __init__(self, ledger: CadenceLedger) -> None:
+        self.ledger = ledger
+        self.other = None
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.ledger, name)
+
+    def decide(self, req: SyncRequest):  # noqa: ANN201
+        decision = self.ledger.decide(req)
+        if self.other is None:
+            self.other = self.ledger.claim(request("run-other"))
+        return decision
+
+
+def test_a_send_claimed_by_another_run_between_its_look_and_its_claim_waits_for_it(ledger, clock):
+    raced = ClaimedBetweenLookAndClaim(ledger)
+
+    def sleep_while_the_other_sends(seconds: float) -> None:
+        clock.sleep(seconds)
+        ledger.finish(raced.other.sync_id, Outcome.SUCCEEDED, requests=3)
+
+    wait = WaitPolicy(
+        max_wait_s=90, poll_s=5, sleep=sleep_while_the_other_sends, monotonic=clock.monotonic
+    )
+    messages = []
+    result = run_send(
+        plan(), request("run-2"), raced, sender(), wait=wait, log=messages.append, heartbeat_s=3600
+    )
+    assert raced.other.allowed  # the other run did claim after our look said free
+    assert result.outcome is SendOutcome.SKIPPED
+    assert "already sent today" in result.cadence and "run run-other" in result.cadence
+    assert any("waiting: another attempt is in progress: run run-other" in m for m in messages)
 
 
 def test_a_dead_attempt_frees_its_endpoint_within_one_lease(ledger, clock):

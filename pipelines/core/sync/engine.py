@@ -205,21 +205,25 @@ def run_send(
 
 def _claim(request: SyncRequest, ledger: Ledger, wait: WaitPolicy, log: Callable) -> Decision:
     """The ledger's decision, waiting (bounded) while another live attempt holds the endpoint:
-    a dead one's lease runs out within the wait; a live one that outlasts it fails this step."""
+    a dead one's lease runs out within the wait; a live one that outlasts it fails this step.
+    Another run may claim between our look and our claim (two runs of one day started at once):
+    that run is waited for like one found by the look, not a reason to fail at once."""
     started = wait.monotonic()
-    decision = ledger.decide(request)
-    while decision.blocked_by is not None and wait.monotonic() - started < wait.max_wait_s:
+    while True:
+        out_of_time = wait.monotonic() - started >= wait.max_wait_s
+        decision = ledger.decide(request)
+        if decision.blocked_by is None or out_of_time:
+            decision = ledger.claim(request)
+            if decision.blocked_by is None:
+                return decision
+            if out_of_time:
+                raise SendBlockedError(
+                    f"{request.endpoint}: not sent: {decision.reason}. Waited "
+                    f"{wait.monotonic() - started:.0f}s; re-run after that run ends (its lease "
+                    "runs out within a minute if it died)"
+                )
         log(f"{request.endpoint}: waiting: {decision.reason}")
         wait.sleep(wait.poll_s)
-        decision = ledger.decide(request)
-    decision = ledger.claim(request)
-    if decision.blocked_by is not None:
-        raise SendBlockedError(
-            f"{request.endpoint}: not sent: {decision.reason}. Waited "
-            f"{wait.monotonic() - started:.0f}s; re-run after that run ends (its lease runs "
-            "out within a minute if it died)"
-        )
-    return decision
 
 
 def _send_units(
