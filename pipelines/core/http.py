@@ -101,6 +101,21 @@ def answer_excerpt(response: httpx.Response) -> str:
     return f"{head!r}{more}" if head else "an empty body"
 
 
+def wait_too_long(
+    vendor: str, method: str, endpoint: str, status: int, retry_after: float, limit_s: float
+) -> VendorError:
+    """A vendor asking us to come back later than we wait: fail now and say so, rather than
+    call again within seconds against what it asked."""
+    return VendorError(
+        vendor,
+        method,
+        endpoint,
+        status,
+        f"asked to wait {retry_after:.0f}s, more than the {limit_s:.0f}s this client waits",
+        give_up=True,
+    )
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Bounds on retrying one request: attempts, and the total time spent including waits."""
@@ -307,14 +322,13 @@ class VendorTransport:
         if response.status_code in RETRYABLE_STATUSES:
             retry_after = self.retry_after_parser(response)
             if retry_after is not None and retry_after > self.retry.max_retry_after_s:
-                raise VendorError(
+                raise wait_too_long(
                     self.vendor,
                     method,
                     endpoint,
                     response.status_code,
-                    f"asked to wait {retry_after:.0f}s, more than the "
-                    f"{self.retry.max_retry_after_s:.0f}s this client waits",
-                    give_up=True,
+                    retry_after,
+                    self.retry.max_retry_after_s,
                 )
         raise VendorError(
             self.vendor,

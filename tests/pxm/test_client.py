@@ -227,6 +227,19 @@ def test_a_503_on_the_token_endpoint_is_retried(fake: FakePxm) -> None:
     assert fake.wire() == [TOKEN, TOKEN, ("GET", CATEGORY_ENDPOINT)]
 
 
+def test_a_token_endpoint_asking_to_come_back_in_an_hour_is_not_called_again(
+    fake: FakePxm,
+) -> None:
+    fake.script("POST", TOKEN_ENDPOINT, httpx.Response(503, headers={"Retry-After": "3600"}))
+    with make_client(fake) as client, pytest.raises(VendorError) as raised:
+        client.categories()
+    assert str(raised.value) == (
+        "PXM POST /v2.1/oauth/authorize failed: HTTP 503: asked to wait 3600s, more than the "
+        "300s this client waits"
+    )
+    assert fake.wire() == [TOKEN]
+
+
 def test_429_waits_the_retry_after_seconds(fake: FakePxm) -> None:
     fake.script(
         "GET", CATEGORY_ENDPOINT, httpx.Response(429, headers={"Retry-After": "0.3"}, json={})

@@ -1,8 +1,8 @@
 """PXM is optional for Pixee under the deployment's own command, each step in its own process
 (the multiprocess executor): the Pixee payload is not downstream of the PXM read in the graph,
 so it waits for the read step of its run to end, uses today's read when it succeeded, and the
-last good cache when the token endpoint answers 503 all day, while the run still fails at the
-PXM step for the alert."""
+last good cache when the token endpoint is down all day (503, back in an hour: the client does not
+wait that long), while the run still fails at the PXM step for the alert."""
 
 from __future__ import annotations
 
@@ -59,8 +59,13 @@ def test_the_payload_waits_for_the_pxm_read_and_goes_out_when_pxm_is_down(tmp_pa
         assert payload["enrichment"].endswith("(today's read)")
         assert payload["fields_filled_from_pxm"]["url_slug"] == 149
 
-        # The next morning PXM's token endpoint is down all day; the ERP added a product.
-        sandbox.add_fault(kind="status", vendor="pxm", path="oauth/authorize", times=10_000)
+        # The next morning PXM's token endpoint is down all day, each answer a 503 saying to come
+        # back in an hour: the read fails at once (a 503 without Retry-After is retried with
+        # backoff for about half a minute first; tests/reliability/test_faults.py covers those
+        # retries). The ERP added a product.
+        sandbox.add_fault(
+            kind="status", vendor="pxm", path="oauth/authorize", times=10_000, retry_after=3600
+        )
         products_drop(exports, NEXT, sample)
         tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
         env_tomorrow = env | {"SYNC_NOW": tomorrow.isoformat()}

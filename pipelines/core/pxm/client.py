@@ -32,6 +32,7 @@ from pipelines.core.http import (
     VendorError,
     VendorTransport,
     parse_retry_after,
+    wait_too_long,
 )
 
 VENDOR = "PXM"
@@ -192,7 +193,10 @@ class ClientCredentialsAuth(httpx.Auth):
         if not response.is_success:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after is not None and retry_after > self.max_retry_after_s:
-                retry_after = None  # too long to wait: the transport's own backoff applies
+                # the same rule as every other call (VendorTransport): no retry within seconds
+                raise wait_too_long(
+                    VENDOR, "POST", TOKEN_ENDPOINT, status, retry_after, self.max_retry_after_s
+                )
             detail = error_detail(response)
             raise VendorError(
                 VENDOR,
