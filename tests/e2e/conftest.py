@@ -41,6 +41,22 @@ def instance(tmp_path):
         yield inst
 
 
+@pytest.fixture
+def local_instance(tmp_path, monkeypatch):
+    """The embedded default's instance as the Makefile writes it: the batched SQLite event log
+    (pipelines/defs/event_log_storage.py), which a range run of a year writes in batches."""
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    home = tmp_path / "local_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\nevent_log_storage:\n"
+        "  module: pipelines.defs.event_log_storage\n  class: BatchedSqliteEventLogStorage\n"
+        f"  config:\n    base_dir: {home / 'history' / 'runs'}\n"
+    )
+    with dg.DagsterInstance.from_config(str(home)) as inst:
+        yield inst
+
+
 def base_resources(tmp_path) -> dict:
     """Resources that do not depend on the sandbox."""
     return {

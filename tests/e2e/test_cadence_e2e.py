@@ -66,15 +66,15 @@ def test_crash_after_two_of_five_chunks_resumes_with_the_rest(
 
 
 def test_a_year_backfill_is_one_run_and_the_same_range_twice_a_day_is_refused(
-    resources, instance, sandbox
+    resources, local_instance, sandbox
 ):
     res = small_chunks(resources, sandbox, cap=500_000)
     tags = {
         "dagster/asset_partition_range_start": "2025-11-18",
         "dagster/asset_partition_range_end": "2026-11-21",
     }
-    first = dg.materialize(**DEMAND_ONLY, instance=instance, resources=res, tags=tags)
-    assert len(instance.get_runs()) == 1
+    first = dg.materialize(**DEMAND_ONLY, instance=local_instance, resources=res, tags=tags)
+    assert len(local_instance.get_runs()) == 1
     m = meta(first, "paqtana_historical_demand")
     assert m["cadence"].startswith("sent: backfill of 2025-11-18..2026-11-21")
     assert m["chunks"] > 1 and m["largest_request_bytes"] <= 500_000
@@ -84,7 +84,7 @@ def test_a_year_backfill_is_one_run_and_the_same_range_twice_a_day_is_refused(
         len({(r["date"], r["location"], r["code"]) for r in sandbox.historical_demand()})
         == m["dagster/row_count"]
     )
-    again = dg.materialize(**DEMAND_ONLY, instance=instance, resources=res, tags=tags)
+    again = dg.materialize(**DEMAND_ONLY, instance=local_instance, resources=res, tags=tags)
     assert "already backfilled today" in meta(again, "paqtana_historical_demand")["cadence"]
     assert len(sandbox.demand_posts()) == len(posts)
 
