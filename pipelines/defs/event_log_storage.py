@@ -93,3 +93,16 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             }
             for i in sorted(last.values()):
                 self._store_asset_event(conn, events[i], ids[i])
+
+
+def instance_yaml_section(
+    base_dir: str | os.PathLike, storage: type[SqliteEventLogStorage] | None = None
+) -> str:
+    """The dagster.yaml lines that select `storage` (this one unless told) with its runs under
+    `base_dir`: what the Makefile writes for the local instance, for tests and benches that make
+    an instance of their own."""
+    storage = storage or BatchedSqliteEventLogStorage
+    return (
+        f"event_log_storage:\n  module: {storage.__module__}\n  class: {storage.__qualname__}\n"
+        f"  config:\n    base_dir: {base_dir}\n"
+    )

@@ -10,7 +10,11 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
 
-from pipelines.defs.event_log_storage import BatchedSqliteEventLogStorage
+from pipelines.defs.event_log_storage import (
+    BATCH_SIZE,
+    BatchedSqliteEventLogStorage,
+    instance_yaml_section,
+)
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01")
 RANGE = {
@@ -37,14 +41,11 @@ def daily(context) -> dg.MaterializeResult:  # noqa: ANN001 (a string annotation
     return dg.MaterializeResult(metadata={"days": len(context.partition_keys)})
 
 
-def instance_with(home: Path, storage: str | None) -> dg.DagsterInstance:
+def instance_with(home: Path, storage: type | None) -> dg.DagsterInstance:
     home.mkdir()
     yaml = "telemetry:\n  enabled: false\n"
     if storage:
-        yaml += (
-            f"event_log_storage:\n  module: {__name__}\n  class: {storage}\n"
-            f"  config:\n    base_dir: {home / 'history' / 'runs'}\n"
-        )
+        yaml += instance_yaml_section(home / "history" / "runs", storage)
     (home / "dagster.yaml").write_text(yaml)
     return dg.DagsterInstance.from_config(str(home))
 
@@ -77,9 +78,9 @@ def ranges_run(instance: dg.DagsterInstance) -> None:
 
 
 def test_a_range_run_leaves_the_same_partition_state_written_in_batches(tmp_path, monkeypatch):
-    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", BATCH_SIZE)
     CountingStorage.groups = []
-    with instance_with(tmp_path / "batched", "CountingStorage") as batched:
+    with instance_with(tmp_path / "batched", CountingStorage) as batched:
         assert isinstance(batched.event_log_storage, BatchedSqliteEventLogStorage)
         ranges_run(batched)
         ours = partition_state(batched)

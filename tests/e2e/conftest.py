@@ -9,6 +9,7 @@ import stamina
 from erp_sandbox import PxmCatalog, SandboxConfig, run_sandbox
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.erp.resources import ErpExportsResource
+from pipelines.defs.event_log_storage import BATCH_SIZE, instance_yaml_section
 from pipelines.defs.paqtana.resources import PaqtanaResource
 from pipelines.defs.pixee.resources import PixeeResource
 from pipelines.defs.pxm.resources import PxmResource
@@ -43,15 +44,13 @@ def instance(tmp_path):
 
 @pytest.fixture
 def local_instance(tmp_path, monkeypatch):
-    """The embedded default's instance as the Makefile writes it: the batched SQLite event log
-    (pipelines/defs/event_log_storage.py), which a range run of a year writes in batches."""
-    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    """An instance with the local instance's event log (the Makefile's dagster.yaml names it):
+    the batched SQLite storage, which writes a range run's per-day events in batches."""
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", BATCH_SIZE)
     home = tmp_path / "local_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\nevent_log_storage:\n"
-        "  module: pipelines.defs.event_log_storage\n  class: BatchedSqliteEventLogStorage\n"
-        f"  config:\n    base_dir: {home / 'history' / 'runs'}\n"
+        "telemetry:\n  enabled: false\n" + instance_yaml_section(home / "history" / "runs")
     )
     with dg.DagsterInstance.from_config(str(home)) as inst:
         yield inst
