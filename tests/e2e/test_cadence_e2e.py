@@ -1,9 +1,12 @@
 """The cadence guard in real runs: resume after a crash, force with a reason, backfill as one run,
-and two runs of the same day at once."""
+and runs started together on two calendar days (two of Saturday; then Sunday's with a re-run of
+Saturday): one send per endpoint a day, and the vendors end with the newest drop."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 
@@ -13,11 +16,12 @@ from pipelines.core.paqtana.client import PaqtanaClient
 from pipelines.defs.cadence.resources import CadenceGuardResource
 from pipelines.defs.launch_check import config_problems
 from pipelines.defs.paqtana.resources import PaqtanaResource
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SAMPLE_EXPORTS
 from tests.e2e.helpers import DEMAND_ONLY, PAQTANA_CHAIN, materialize, meta
 from tests.reliability.job_process import daily_sync_command
 
-DAY = "2026-11-21"
+DAY = "2026-11-21"  # a Saturday; the sample also has Sunday's drop, without its _SUCCESS
+SUNDAY = "2026-11-22"
 RANGE_TAGS = {
     "dagster/asset_partition_range_start": "2026-09-23",
     "dagster/asset_partition_range_end": "2026-11-21",
@@ -104,12 +108,46 @@ def test_force_without_reason_is_refused_and_with_reason_is_recorded(resources, 
     assert len(puts) == 2
 
 
-def test_two_runs_of_the_same_day_at_once_exactly_one_sends(tmp_path, sandbox):
-    home = tmp_path / "home"
+def run_together(days: list[str], env: dict[str, str], run_config) -> str:  # noqa: ANN001
+    """`dagster job execute` of daily_sync for each of `days`, all started at once; every run
+    must succeed. Their output, joined."""
+    runs = [
+        subprocess.Popen(
+            daily_sync_command(day, run_config),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for day in days
+    ]
+    outputs = [r.communicate(timeout=280)[0] for r in runs]
+    failures = [o for r, o in zip(runs, outputs, strict=True) if r.returncode != 0]
+    # the whole output as text: a list would be shown cut to a line, the cause left out
+    assert not failures, "\n\n--- the other run ---\n\n".join(failures)
+    return "".join(outputs)
+
+
+def vendor_writes(sandbox) -> list[tuple[str, str]]:  # noqa: ANN001
+    return [(r["method"], r["path"]) for r in sandbox.requests() if r["method"] in ("PUT", "POST")]
+
+
+def on_hand(sandbox, location: str, code: str) -> float:  # noqa: ANN001
+    [row] = [
+        r for r in sandbox.master_inventory() if (r["location"], r["code"]) == (location, code)
+    ]
+    return row["onHandStock"]
+
+
+def test_runs_started_together_send_once_a_calendar_day_and_leave_the_newest_day(tmp_path, sandbox):
+    home, exports = tmp_path / "home", tmp_path / "exports"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    shutil.copytree(SAMPLE_EXPORTS, exports)  # Sunday's drop is there, not yet complete
     env = os.environ | {
         "DAGSTER_HOME": str(home),
+        "ERP_EXPORT_DIR": str(exports),
         "ERP_SYNC_DATA_DIR": str(tmp_path / "data"),
         "PAQTANA_BASE_URL": sandbox.paqtana_url,
         "PAQTANA_TOKEN": "sandbox-paqtana-token",
@@ -121,7 +159,6 @@ def test_two_runs_of_the_same_day_at_once_exactly_one_sends(tmp_path, sandbox):
     # each run's steps in its own process: two runs, not two process trees of steps each
     in_process = tmp_path / "in_process.yaml"
     in_process.write_text("execution:\n  config:\n    in_process: {}\n")
-    command = daily_sync_command(DAY, in_process)
     # the instance's tables are made once, as on a real deployment, before two runs start
     subprocess.run(
         [sys.executable, "-m", "dagster", "instance", "migrate"],
@@ -131,21 +168,28 @@ def test_two_runs_of_the_same_day_at_once_exactly_one_sends(tmp_path, sandbox):
         capture_output=True,
         timeout=120,
     )
-    runs = [
-        subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        for _ in range(2)
-    ]
-    outputs = [r.communicate(timeout=280)[0] for r in runs]
-    failures = [o for r, o in zip(runs, outputs, strict=True) if r.returncode != 0]
-    # the whole output as text: a list would be shown cut to a line, the cause left out
-    assert not failures, "\n\n--- the other run ---\n\n".join(failures)
-    writes = [
-        (r["method"], r["path"]) for r in sandbox.requests() if r["method"] in ("PUT", "POST")
-    ]
+    # Saturday: two runs of the day at once.
+    output = run_together([DAY, DAY], env, in_process)
+    writes = vendor_writes(sandbox)
     assert writes.count(("PUT", "/v2/org/demo-org/master_inventory")) == 1
     assert writes.count(("POST", "/v2/org/demo-org/historical_demand")) == 1
     assert writes.count(("POST", "/api/v1/ext/products/batch")) == 2  # 501 products: 500 + 1
-    skipped = "".join(outputs).count("paqtana PUT master_inventory: skipped: already sent today")
+    skipped = output.count("paqtana PUT master_inventory: skipped: already sent today")
     assert skipped == 1
+    assert on_hand(sandbox, "WH-LILLE", "SKU-00003") == 444
+
+    # The next calendar day (the ledger's clock: SYNC_NOW), Sunday's run and a re-run of
+    # Saturday started together: one send per endpoint again, and whichever claims first, the
+    # vendors end with Sunday's drop (Saturday's snapshot is identical to what they hold, or
+    # older than Sunday's once that is sent).
+    (exports / SUNDAY / "_SUCCESS").touch()
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    run_together([SUNDAY, DAY], env | {"SYNC_NOW": tomorrow.isoformat()}, in_process)
+    sunday = vendor_writes(sandbox)[len(writes) :]
+    assert sunday.count(("PUT", "/v2/org/demo-org/master_inventory")) == 1
+    assert sunday.count(("POST", "/v2/org/demo-org/historical_demand")) == 1
+    assert sunday.count(("POST", "/api/v1/ext/products/batch")) == 1  # Sunday's 2 changes
+    assert on_hand(sandbox, "WH-LILLE", "SKU-00003") == 445
+    assert SUNDAY in {p["date"] for p in sandbox.historical_demand()}
+    products = {p["ean"]: p for p in sandbox.pixee_products()}
+    assert products["3760000000055"]["short_description"] == "Lampe VOLTA 5 (new)"
